@@ -1,0 +1,103 @@
+"""Drawing digits from a generator checkpoint alone."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from msgan.checkpoints import load_generator
+from msgan.config import TrainConfig
+from msgan.device import select_device
+from msgan.errors import MsganError
+from msgan.files import atomic_path
+from msgan.models import MODELS, build_generator
+from msgan.runs import latest_generator, read_config
+from msgan.sampling import generate, latents
+from msgan.visuals import make_grid, save_png
+
+
+@dataclass
+class InferRequest:
+    """What infer.py was asked for."""
+
+    ckpt: Optional[str] = None
+    run: Optional[str] = None
+    num: int = 64
+    seed: int = 0
+    out: Optional[str] = None
+    png: bool = False
+    model: Optional[str] = None       # used when the run has no config.yaml
+    latent_dim: Optional[int] = None  # likewise
+    device: str = "auto"
+    batch_size: int = 256
+
+
+def resolve_checkpoint(request: InferRequest) -> tuple[Path, Path]:
+    """(generator checkpoint, the run folder it belongs to)."""
+    if (request.ckpt is None) == (request.run is None):
+        raise MsganError("give exactly one of --ckpt FILE or --run RUN_FOLDER")
+    if request.run is not None:
+        run_root = Path(request.run).expanduser()
+        if not run_root.is_dir():
+            raise MsganError(f"run folder {run_root} does not exist: pass a folder under runs/")
+        return latest_generator(run_root), run_root
+    ckpt = Path(request.ckpt).expanduser()
+    return ckpt, ckpt.parent.parent  # runs/X/checkpoints/GeneratorN.ckpt
+
+
+def resolve_architecture(request: InferRequest, run_root: Path) -> tuple[str, int]:
+    """(model, latent_dim): from the run's config.yaml when it is there, otherwise from flags."""
+    defaults = TrainConfig()
+    saved = read_config(run_root) or {}
+    model = saved.get("model") or request.model or defaults.model
+    latent_dim = int(saved.get("latent_dim") or request.latent_dim or defaults.latent_dim)
+    if model not in MODELS:
+        raise MsganError(f"unknown model '{model}': choose one of {', '.join(MODELS)}")
+    return model, latent_dim
+
+
+def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
+    """The folder for the samples: --out, or samples/<checkpoint>-seed<S> inside the run; never a used one."""
+    if request.out is not None:
+        out = Path(request.out).expanduser()
+    else:
+        base = run_root if (run_root / "config.yaml").is_file() else Path(".")
+        out = base / "samples" / f"{ckpt.stem}-seed{request.seed}-n{request.num}"
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MsganError(f"output folder {out} already exists and is not empty: choose another --out")
+    return out
+
+
+def infer(request: InferRequest) -> Path:
+    """Write grid.png, samples.npy (uint8, N x 28 x 28, 255 = ink) and optional PNGs; return the folder."""
+    if request.num < 1:
+        raise MsganError(f"--num must be at least 1, got {request.num}")
+    ckpt, run_root = resolve_checkpoint(request)
+    model, latent_dim = resolve_architecture(request, run_root)
+    out = output_folder(request, ckpt, run_root)
+    select_device(request.device)
+    generator = build_generator(model, latent_dim)
+    info = load_generator(generator, ckpt, model)
+    samples = generate(generator, latents(request.num, latent_dim, request.seed), request.batch_size)
+    write_samples(out, samples, request.png)
+    print(f"msgan: {request.num} samples from {ckpt} ('{model}', epoch {info.epoch}, seed {request.seed}) "
+          f"written to {out}", flush=True)
+    return out
+
+
+def write_samples(out: Path, samples: np.ndarray, png: bool) -> None:
+    """grid.png, samples.npy and, when asked, one PNG per sample."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MsganError(f"cannot create output folder {out} ({err.strerror}): pass another --out") from err
+    columns = int(np.ceil(np.sqrt(len(samples))))
+    save_png(make_grid(samples, columns), out / "grid.png")
+    with atomic_path(out / "samples.npy") as tmp:
+        np.save(tmp, samples)
+    if png:
+        width = len(str(len(samples) - 1))
+        for i, sample in enumerate(samples):
+            save_png(sample, out / f"sample_{i:0{width}d}.png")

@@ -1,0 +1,105 @@
+"""The run folder: where a run's checkpoints, pictures, losses and settings live."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from msgan.config import TrainConfig
+from msgan.errors import MsganError
+from msgan.files import write_text
+
+LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake")
+
+
+class RunFolder:
+    """Paths inside one run folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.checkpoints = root / "checkpoints"
+        self.images = root / "images"
+        self.config = root / "config.yaml"
+        self.losses_csv = root / "losses.csv"
+        self.loss_png = root / "loss.png"
+        self.gif = root / "progress.gif"
+
+    def generator_ckpt(self, epoch: int) -> Path:
+        return self.checkpoints / f"Generator{epoch}.ckpt"
+
+    def discriminator_ckpt(self, epoch: int) -> Path:
+        return self.checkpoints / f"Discriminator{epoch}.ckpt"
+
+    def epoch_image(self, epoch: int) -> Path:
+        return self.images / f"epoch{epoch:03d}.png"
+
+
+def create_run_folder(out: Optional[str], model: str) -> RunFolder:
+    """A new, empty run folder: `out`, or runs/<model>-<time>; an existing run is never reused."""
+    if out is not None:
+        root = Path(out).expanduser()
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise MsganError(f"output folder {root} already exists and is not empty: "
+                             "choose a new --out, or leave it out for a fresh folder under runs/")
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        root = Path("runs") / f"{model}-{stamp}"
+        suffix = 1
+        while root.exists():
+            suffix += 1
+            root = Path("runs") / f"{model}-{stamp}-{suffix}"
+    run = RunFolder(root)
+    try:
+        for folder in (run.checkpoints, run.images):
+            folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MsganError(f"cannot create output folder {root} ({err.strerror}): "
+                         "pass --out with a folder you can write to") from err
+    return run
+
+
+def write_config(run: RunFolder, cfg: TrainConfig) -> None:
+    """Save every resolved setting, plus versions, as config.yaml."""
+    write_text(run.config, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+
+def read_config(run_root: Path) -> Optional[dict]:
+    """A run's saved settings, or None when the folder has no config.yaml."""
+    path = run_root / "config.yaml"
+    if not path.is_file():
+        return None
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise MsganError(f"{path} is not valid YAML ({err.__class__.__name__}): restore it or pass --model") from err
+    if not isinstance(values, dict):
+        raise MsganError(f"{path} does not hold run settings: restore it or pass --model")
+    return values
+
+
+def write_losses(path: Path, rows: list[tuple]) -> None:
+    """Write every step's losses as CSV, atomically."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(LOSS_COLUMNS)
+    for epoch, step, *values in rows:
+        writer.writerow([epoch, step, *(f"{v:.6g}" for v in values)])
+    write_text(path, buffer.getvalue())
+
+
+def latest_generator(run_root: Path) -> Path:
+    """The generator checkpoint of the run's highest epoch."""
+    found = {}
+    for path in (run_root / "checkpoints").glob("Generator*.ckpt"):
+        match = re.fullmatch(r"Generator(\d+)\.ckpt", path.name)
+        if match:
+            found[int(match.group(1))] = path
+    if not found:
+        raise MsganError(f"no Generator*.ckpt in {run_root / 'checkpoints'}: "
+                         "pass --run with a run folder that finished at least one epoch, or --ckpt")
+    return found[max(found)]

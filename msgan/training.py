@@ -1,0 +1,153 @@
+"""The GAN training step, written once for any generator/discriminator pair, and the training loop."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn, ops
+
+from msgan.checkpoints import DISCRIMINATOR, GENERATOR, checkpoint_info, save_network
+from msgan.config import TrainConfig
+from msgan.console import Progress, format_seconds
+from msgan.data import Digits, batches, load_digits, to_model_range
+from msgan.device import select_device
+from msgan.errors import MsganError
+from msgan.models import MODELS, build_discriminator, build_generator
+from msgan.runs import RunFolder, create_run_folder, write_config, write_losses
+from msgan.sampling import FIXED_NOISE, STEP_NOISE, generate, latents
+from msgan.visuals import make_grid, plot_losses, save_gif, save_png
+
+StepFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def prefix_optimizer_state(optimizer: nn.Optimizer, prefix: str) -> None:
+    """Prefix an optimizer's own state (step, learning rate, beta powers, moments), not the weights it updates.
+
+    Two optimizers in one graph must not both own a 'global_step'. The tutorial calls
+    optimizer.update_parameters_name, which also renames the network's weights (to names such as
+    'optim_ggeneratormodel.0.weight') so that its checkpoints no longer load into a fresh network.
+    """
+    weights = {id(p) for p in optimizer.parameters}
+    for param in optimizer.get_parameters():
+        if id(param) not in weights:
+            param.name = prefix + param.name
+
+
+def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig) -> tuple[nn.Adam, nn.Adam]:
+    """One Adam per network, with distinct state names so that one graph can hold both."""
+    opt_g = nn.Adam(generator.trainable_params(), learning_rate=cfg.lr, beta1=cfg.beta1, beta2=cfg.beta2)
+    opt_d = nn.Adam(discriminator.trainable_params(), learning_rate=cfg.lr, beta1=cfg.beta1, beta2=cfg.beta2)
+    prefix_optimizer_state(opt_g, "optim_g.")
+    prefix_optimizer_state(opt_d, "optim_d.")
+    return opt_g, opt_d
+
+
+def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
+                    compiled: bool = True) -> StepFn:
+    """Build train_step(real, z) -> [loss_d, loss_g, mean D(x), mean D(G(z))]: D is updated, then G."""
+    bce = nn.BCELoss(reduction="mean")
+
+    def discriminator_loss(real, z):
+        fake = ops.stop_gradient(generator(z))
+        p_real, p_fake = discriminator(real), discriminator(fake)
+        loss = (bce(p_real, ops.ones_like(p_real)) + bce(p_fake, ops.zeros_like(p_fake))) / 2
+        return loss, (p_real.mean(), p_fake.mean())
+
+    def generator_loss(z):
+        p_fake = discriminator(generator(z))
+        return bce(p_fake, ops.ones_like(p_fake))  # non-saturating: G maximises log D(G(z))
+
+    # Each loss is differentiated over its own network's weights only.
+    grad_d = ms.value_and_grad(discriminator_loss, None, opt_d.parameters, has_aux=True)
+    grad_g = ms.value_and_grad(generator_loss, None, opt_g.parameters)
+
+    def train_step(real, z):
+        (loss_d, (d_real, d_fake)), grads = grad_d(real, z)
+        opt_d(grads)
+        loss_g, grads = grad_g(z)
+        opt_g(grads)
+        return ops.stack([loss_d, loss_g, d_real, d_fake])
+
+    return ms.jit(train_step) if compiled else train_step
+
+
+def check_settings(cfg: TrainConfig) -> None:
+    """Refuse impossible settings before anything is loaded or created."""
+    if cfg.model not in MODELS:
+        raise MsganError(f"unknown model '{cfg.model}': choose one of {', '.join(MODELS)}")
+    for name in ("epochs", "batch_size", "latent_dim", "grid_size"):
+        value = getattr(cfg, name)
+        if value < 1:
+            raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if cfg.lr <= 0:
+        raise MsganError(f"--lr must be positive, got {cfg.lr}")
+
+
+def save_epoch(run: RunFolder, cfg: TrainConfig, epoch: int, step: int, generator: nn.Cell,
+               discriminator: nn.Cell, fixed_z: np.ndarray, rows: list[tuple], steps_per_epoch: int) -> None:
+    """Everything a finished epoch leaves: both checkpoints, the sample grid, the GIF, the losses."""
+    recipe = cfg.recipe_hash()
+    save_network(generator, run.generator_ckpt(epoch), checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
+    save_network(discriminator, run.discriminator_ckpt(epoch),
+                 checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
+    save_png(make_grid(generate(generator, fixed_z), columns=cfg.grid_size), run.epoch_image(epoch))
+    save_gif([run.epoch_image(e) for e in range(epoch + 1)], run.gif)
+    write_losses(run.losses_csv, rows)
+    losses = np.array([row[2:4] for row in rows], dtype=np.float64)
+    plot_losses(losses[:, 0], losses[:, 1], steps_per_epoch, run.loss_png)
+
+
+def train(cfg: TrainConfig) -> RunFolder:
+    """Train a GAN as `cfg` says and leave a complete run folder after every epoch."""
+    check_settings(cfg)
+    device = select_device(cfg.device, pynative=cfg.pynative)
+    digits = load_digits(cfg.data, download=cfg.download, limit=cfg.limit)
+    if cfg.batch_size > len(digits):
+        raise MsganError(f"--batch-size {cfg.batch_size} is larger than the {len(digits)} training images: "
+                         "lower --batch-size or raise --limit")
+    run = create_run_folder(cfg.out, cfg.model)
+    write_config(run, cfg)
+    print(f"msgan: training '{cfg.model}' on {len(digits)} digits ({digits.source}) on {device}, "
+          f"{'PyNative' if cfg.pynative else 'compiled graph'}; run folder {run.root}", flush=True)
+
+    ms.set_seed(cfg.seed)
+    generator, discriminator = build_generator(cfg.model, cfg.latent_dim), build_discriminator(cfg.model)
+    opt_g, opt_d = make_optimizers(generator, discriminator, cfg)
+    train_step = make_train_step(generator, discriminator, opt_g, opt_d, compiled=not cfg.pynative)
+    fit(cfg, run, digits, generator, discriminator, train_step)
+    return run
+
+
+def fit(cfg: TrainConfig, run: RunFolder, digits: Digits, generator: nn.Cell, discriminator: nn.Cell,
+        train_step: StepFn) -> None:
+    """The epoch loop: shuffle, step, log, and save each epoch's outputs."""
+    images = to_model_range(digits.images)
+    fixed_z = latents(cfg.grid_size ** 2, cfg.latent_dim, cfg.seed, FIXED_NOISE)
+    steps_per_epoch = len(images) // cfg.batch_size
+    progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs)
+    rows: list[tuple] = []
+    step = 0
+    for epoch in range(cfg.epochs):
+        started = time.perf_counter()
+        generator.set_train(True)
+        discriminator.set_train(True)
+        noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch)
+        for i, real in enumerate(batches(images, cfg.batch_size, cfg.seed, epoch)):
+            z = noise[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+            loss_d, loss_g, d_real, d_fake = train_step(Tensor(real), Tensor(z)).asnumpy().tolist()
+            step += 1
+            rows.append((epoch, step, loss_d, loss_g, d_real, d_fake))
+            progress.update(epoch, step, loss_d, loss_g)
+        save_epoch(run, cfg, epoch, step, generator, discriminator, fixed_z, rows, steps_per_epoch)
+        means = np.mean([row[2:] for row in rows[-steps_per_epoch:]], axis=0)
+        progress.epoch_done(epoch, dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means)),
+                            time.perf_counter() - started)
+    elapsed = progress.close()
+    last = cfg.epochs - 1
+    print(f"msgan: done in {format_seconds(elapsed)}. Run folder {run.root}:\n"
+          f"  {run.generator_ckpt(last)} (and every epoch's Generator/Discriminator checkpoints)\n"
+          f"  {run.epoch_image(last)} (one sample grid per epoch in {run.images})\n"
+          f"  {run.gif}\n  {run.loss_png}\n  {run.losses_csv}\n  {run.config}\n"
+          f"Sample from it: python infer.py --run {run.root}", flush=True)
