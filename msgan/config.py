@@ -19,7 +19,7 @@ class TrainConfig:
     data: str = "embedded"          # "embedded" or a folder of MNIST idx files
     download: bool = False          # fetch the tutorial's MNIST_Data.zip into `data` first
     limit: Optional[int] = None     # train on the first N images only
-    epochs: int = 60                # enough for all ten digits on the 5,000 embedded images
+    epochs: int = 70                # all ten digits on the 5,000 embedded images, in about 4 minutes on 2 CPU cores
     batch_size: int = 128           # the tutorial's batch
     latent_dim: int = 100
     lr: float = 2e-4

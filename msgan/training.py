@@ -20,6 +20,9 @@ from msgan.sampling import FIXED_NOISE, STEP_NOISE, generate, latents
 from msgan.visuals import make_grid, plot_losses, save_gif, save_png
 
 StepFn = Callable[[Tensor, Tensor], Tensor]
+# Drawing loss.png takes about 0.3 s, a tenth of an epoch on the 2-core CPU: redraw it at most
+# this often, and always after the last epoch. losses.csv is still written every epoch.
+PLOT_EVERY_S = 30.0
 
 
 def prefix_optimizer_state(optimizer: nn.Optimizer, prefix: str) -> None:
@@ -47,6 +50,8 @@ def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
                     compiled: bool = True) -> StepFn:
     """Build train_step(real, z) -> [loss_d, loss_g, mean D(x), mean D(G(z))]: D is updated, then G."""
+    generator.set_train(True)  # BatchNorm normalises by batch statistics and updates its running ones
+    discriminator.set_train(True)
     bce = nn.BCELoss(reduction="mean")
 
     def discriminator_loss(real, z):
@@ -86,7 +91,8 @@ def check_settings(cfg: TrainConfig) -> None:
 
 
 def save_epoch(run: RunFolder, cfg: TrainConfig, epoch: int, step: int, generator: nn.Cell,
-               discriminator: nn.Cell, fixed_z: np.ndarray, rows: list[tuple], steps_per_epoch: int) -> None:
+               discriminator: nn.Cell, fixed_z: np.ndarray, rows: list[tuple], steps_per_epoch: int,
+               plot: bool) -> None:
     """Everything a finished epoch leaves: both checkpoints, the sample grid, the GIF, the losses."""
     recipe = cfg.recipe_hash()
     save_network(generator, run.generator_ckpt(epoch), checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
@@ -95,8 +101,9 @@ def save_epoch(run: RunFolder, cfg: TrainConfig, epoch: int, step: int, generato
     save_png(make_grid(generate(generator, fixed_z), columns=cfg.grid_size), run.epoch_image(epoch))
     save_gif([run.epoch_image(e) for e in range(epoch + 1)], run.gif)
     write_losses(run.losses_csv, rows)
-    losses = np.array([row[2:4] for row in rows], dtype=np.float64)
-    plot_losses(losses[:, 0], losses[:, 1], steps_per_epoch, run.loss_png)
+    if plot:
+        losses = np.array([row[2:4] for row in rows], dtype=np.float64)
+        plot_losses(losses[:, 0], losses[:, 1], steps_per_epoch, run.loss_png)
 
 
 def train(cfg: TrainConfig) -> RunFolder:
@@ -129,10 +136,9 @@ def fit(cfg: TrainConfig, run: RunFolder, digits: Digits, generator: nn.Cell, di
     progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs)
     rows: list[tuple] = []
     step = 0
+    last_plot = -PLOT_EVERY_S
     for epoch in range(cfg.epochs):
         started = time.perf_counter()
-        generator.set_train(True)
-        discriminator.set_train(True)
         noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch)
         for i, real in enumerate(batches(images, cfg.batch_size, cfg.seed, epoch)):
             z = noise[i * cfg.batch_size:(i + 1) * cfg.batch_size]
@@ -140,7 +146,9 @@ def fit(cfg: TrainConfig, run: RunFolder, digits: Digits, generator: nn.Cell, di
             step += 1
             rows.append((epoch, step, loss_d, loss_g, d_real, d_fake))
             progress.update(epoch, step, loss_d, loss_g)
-        save_epoch(run, cfg, epoch, step, generator, discriminator, fixed_z, rows, steps_per_epoch)
+        plot = epoch == cfg.epochs - 1 or time.perf_counter() - last_plot >= PLOT_EVERY_S
+        save_epoch(run, cfg, epoch, step, generator, discriminator, fixed_z, rows, steps_per_epoch, plot)
+        last_plot = time.perf_counter() if plot else last_plot
         means = np.mean([row[2:] for row in rows[-steps_per_epoch:]], axis=0)
         progress.epoch_done(epoch, dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means)),
                             time.perf_counter() - started)

@@ -25,7 +25,7 @@ def make_grid(images: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
 
 def save_png(picture: np.ndarray, path: Path, scale: int = 1) -> None:
     """Save a uint8 greyscale picture as PNG, optionally enlarged with sharp pixels."""
-    image = Image.fromarray(picture, mode="L")
+    image = Image.fromarray(picture)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     with atomic_path(path) as tmp:
@@ -57,9 +57,9 @@ def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, pa
 
     steps = np.arange(1, len(loss_d) + 1)
     window = max(1, min(steps_per_epoch, len(steps) // 10 or 1))
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
     for values, name, color in ((loss_d, "D", "tab:blue"), (loss_g, "G", "tab:orange")):
-        ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.6)
+        ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.6, antialiased=False)
         ax.plot(steps, smooth(values, window), color=color, linewidth=1.6, label=f"{name} loss (mean of {window} steps)")
     epochs = len(steps) // steps_per_epoch
     for e in range(1, epochs):
@@ -68,7 +68,6 @@ def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, pa
     ax.set_ylabel("BCE loss")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.2)
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

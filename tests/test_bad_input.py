@@ -1,0 +1,104 @@
+"""Every bad invocation gives exactly one error line that names the fix, a non-zero exit, and loses nothing."""
+from pathlib import Path
+import shutil
+
+import pytest
+
+from conftest import run_script, write_mnist
+from msgan.device import is_available
+
+
+def snapshot(folder: Path) -> dict:
+    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_one_error_line(result, *phrases: str) -> None:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+
+
+@pytest.fixture()
+def bad_data(tmp_path) -> Path:
+    write_mnist(tmp_path / "bad", n=10)
+    raw = bytearray((tmp_path / "bad" / "train-images-idx3-ubyte").read_bytes())
+    raw[0:4] = (1234).to_bytes(4, "big")
+    (tmp_path / "bad" / "train-images-idx3-ubyte").write_bytes(bytes(raw))
+    return tmp_path / "bad"
+
+
+TRAIN_CASES = {
+    "zero epochs": (["--epochs", "0"], ["--epochs must be at least 1"]),
+    "negative batch": (["--batch-size", "-4"], ["--batch-size must be at least 1"]),
+    "batch larger than data": (["--limit", "100", "--batch-size", "128"], ["larger than the 100 training images"]),
+    "missing data folder": (["--data", "{tmp}/nowhere"], ["does not exist", "--download"]),
+    "wrong magic": (["--data", "{bad}"], ["not an MNIST idx file"]),
+    "unavailable device": (["--device", "GPU"], ["GPU is not available", "--device auto"]),
+    "unknown device": (["--device", "TPU"], ["unknown device 'TPU'"]),
+    "unknown model": (["--model", "vae"], ["unknown model 'vae'"]),
+    "download without folder": (["--download"], ["--download needs a folder"]),
+}
+
+
+@pytest.mark.parametrize("case", list(TRAIN_CASES))
+def test_train_refuses(case, tmp_path, bad_data):
+    args, phrases = TRAIN_CASES[case]
+    args = [a.format(tmp=tmp_path, bad=bad_data) for a in args]
+    out = tmp_path / "run"
+    if case == "unavailable device" and is_available("GPU"):
+        pytest.skip("this machine has a GPU build of MindSpore")
+    result = run_script("train.py", "--epochs", "1", *args, "--out", str(out))  # a later flag wins
+    assert_one_error_line(result, *phrases)
+    assert not out.exists()  # nothing created for a run that never started
+
+
+def test_train_never_overwrites_an_existing_run(tiny_run, tmp_path):
+    before = snapshot(tiny_run)
+    result = run_script("train.py", "--epochs", "1", "--limit", "256", "--out", str(tiny_run))
+    assert_one_error_line(result, "already exists and is not empty")
+    assert snapshot(tiny_run) == before
+
+
+def make_bad_checkpoint(kind: str, tiny_run: Path, tmp_path: Path) -> Path:
+    good = tiny_run / "checkpoints" / "Generator1.ckpt"
+    target = tmp_path / "ckpts" / "checkpoints" / "Generator1.ckpt"
+    target.parent.mkdir(parents=True)
+    if kind == "discriminator":
+        shutil.copy(tiny_run / "checkpoints" / "Discriminator1.ckpt", target)
+    elif kind == "empty":
+        target.write_bytes(b"")
+    elif kind == "truncated":
+        target.write_bytes(good.read_bytes()[:100_000])
+    elif kind == "other architecture":
+        shutil.copy(good, target)  # outside its run folder, so the flags decide the architecture
+    return target
+
+
+INFER_CASES = {
+    "discriminator": ([], ["discriminator checkpoint", "Generator*.ckpt"]),
+    "empty": ([], ["is empty"]),
+    "truncated": ([], ["damaged or truncated"]),
+    "other architecture": (["--latent-dim", "64"], ["does not fit this network", "--latent-dim"]),
+}
+
+
+@pytest.mark.parametrize("case", list(INFER_CASES))
+def test_infer_refuses_bad_checkpoints(case, tiny_run, tmp_path):
+    args, phrases = INFER_CASES[case]
+    ckpt = make_bad_checkpoint(case, tiny_run, tmp_path)
+    result = run_script("infer.py", "--ckpt", str(ckpt), *args, "--out", str(tmp_path / "out"))
+    assert_one_error_line(result, *phrases)
+    assert not (tmp_path / "out").exists()
+
+
+def test_infer_refuses_bad_requests(tiny_run, tmp_path):
+    assert_one_error_line(run_script("infer.py", "--run", str(tiny_run), "--num", "0"), "--num must be at least 1")
+    assert_one_error_line(run_script("infer.py", "--run", str(tmp_path / "none")), "does not exist")
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "keep.txt").write_text("mine")
+    result = run_script("infer.py", "--run", str(tiny_run), "--out", str(tmp_path / "used"))
+    assert_one_error_line(result, "already exists and is not empty")
+    assert (tmp_path / "used" / "keep.txt").read_text() == "mine"

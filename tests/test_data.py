@@ -1,0 +1,81 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from conftest import idx_bytes, write_mnist
+from msgan.data import batches, load_digits, load_embedded, to_model_range, to_uint8
+from msgan.errors import MsganError
+
+
+def test_embedded_digits_are_real_mnist_with_labels():
+    digits = load_embedded()
+    assert digits.images.shape == (5000, 28, 28) and digits.images.dtype == np.uint8
+    assert sorted(set(digits.labels.tolist())) == list(range(10))
+    # MNIST digits: dark background, bright strokes in the middle
+    assert digits.images[:, :3, :].mean() < 1 and digits.images[:, 10:18, 10:18].mean() > 60
+
+
+@pytest.mark.parametrize("layout", ["plain", "gz", "tutorial", "dotted-names"])
+def test_idx_files_in_every_layout(tmp_path, layout):
+    folder = tmp_path / "MNIST_Data" / "train" if layout == "tutorial" else tmp_path
+    images, labels = write_mnist(folder, n=20, gz=layout == "gz", dotted=layout == "dotted-names")
+    digits = load_digits(str(tmp_path))
+    np.testing.assert_array_equal(digits.images, images)
+    np.testing.assert_array_equal(digits.labels, labels)
+
+
+def test_limit_takes_the_first_images(tmp_path):
+    images, _ = write_mnist(tmp_path, n=20)
+    np.testing.assert_array_equal(load_digits(str(tmp_path), limit=7).images, images[:7])
+
+
+def corrupt(tmp_path, kind):
+    write_mnist(tmp_path, n=10)
+    path = tmp_path / "train-images-idx3-ubyte"
+    if kind == "magic":
+        raw = bytearray(path.read_bytes())
+        raw[2:4] = b"\x09\x09"
+        path.write_bytes(bytes(raw))
+    elif kind == "truncated":
+        path.write_bytes(path.read_bytes()[:-100])
+    elif kind == "truncated-gz":
+        path.unlink()
+        (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((10, 28, 28)), 2051))[:-30])
+    elif kind == "wrong-size":
+        path.write_bytes(idx_bytes(np.zeros((10, 32, 32)), 2051))
+    elif kind == "count-mismatch":
+        (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(9), 2049))
+    elif kind == "missing":
+        path.unlink()
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("magic", "not an MNIST idx file"),
+    ("truncated", "truncated or damaged"),
+    ("truncated-gz", "not a readable gzip file"),
+    ("wrong-size", "32x32 images"),
+    ("count-mismatch", "10 images but .* 9 labels"),
+    ("missing", "no MNIST training files"),
+])
+def test_bad_files_are_named_with_the_fix(tmp_path, kind, message):
+    corrupt(tmp_path, kind)
+    with pytest.raises(MsganError, match=message):
+        load_digits(str(tmp_path))
+
+
+def test_pixels_scaled_to_tanh_range_and_back():
+    images = np.array([[[0, 255] * 14] * 28], dtype=np.uint8)
+    scaled = to_model_range(images)
+    assert scaled.shape == (1, 1, 28, 28) and scaled.min() == -1 and scaled.max() == 1
+    np.testing.assert_array_equal(to_uint8(scaled), images)
+
+
+def test_batches_shuffle_per_epoch_from_the_seed_and_drop_the_last_partial_batch():
+    images = np.arange(10)[:, None]
+    epoch0 = [b[:, 0].tolist() for b in batches(images, 3, seed=7, epoch=0)]
+    assert len(epoch0) == 3 and all(len(b) == 3 for b in epoch0)
+    assert epoch0 == [b[:, 0].tolist() for b in batches(images, 3, seed=7, epoch=0)]  # replayable
+    assert epoch0 != [b[:, 0].tolist() for b in batches(images, 3, seed=7, epoch=1)]  # reshuffled
+    assert epoch0 != [b[:, 0].tolist() for b in batches(images, 3, seed=8, epoch=0)]
+    assert len(set(sum(epoch0, []))) == 9

@@ -1,0 +1,81 @@
+"""A real tiny train.py run, then infer.py on it: every output there, with the right content."""
+import csv
+
+import numpy as np
+import yaml
+from PIL import Image
+
+from conftest import run_script
+from msgan.checkpoints import load_generator
+from msgan.models import build_discriminator, build_generator
+from msgan.checkpoints import load_into, read_checkpoint
+
+STEPS_PER_EPOCH = 640 // 128
+
+
+def test_run_folder_has_every_output(tiny_run):
+    names = sorted(p.relative_to(tiny_run).as_posix() for p in tiny_run.rglob("*") if p.is_file())
+    assert names == [
+        "checkpoints/Discriminator0.ckpt", "checkpoints/Discriminator1.ckpt",
+        "checkpoints/Generator0.ckpt", "checkpoints/Generator1.ckpt",
+        "config.yaml", "images/epoch000.png", "images/epoch001.png",
+        "loss.png", "losses.csv", "progress.gif",
+    ]
+
+
+def test_checkpoints_load_strictly_with_their_epoch(tiny_run):
+    info = load_generator(build_generator("mlp", 100), tiny_run / "checkpoints/Generator1.ckpt", "mlp")
+    assert (info.epoch, info.step) == (1, 2 * STEPS_PER_EPOCH)
+    params, info = read_checkpoint(tiny_run / "checkpoints/Discriminator0.ckpt")
+    load_into(build_discriminator("mlp"), params, "D")
+    assert (info.network, info.epoch) == ("discriminator", 0)
+
+
+def test_losses_csv_has_every_step(tiny_run):
+    with open(tiny_run / "losses.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["epoch", "step", "loss_d", "loss_g", "d_real", "d_fake"]
+    assert [int(r["step"]) for r in rows] == list(range(1, 2 * STEPS_PER_EPOCH + 1))
+    assert [int(r["epoch"]) for r in rows] == [0] * STEPS_PER_EPOCH + [1] * STEPS_PER_EPOCH
+    for r in rows:
+        assert float(r["loss_d"]) > 0 and float(r["loss_g"]) > 0
+        assert 0 < float(r["d_real"]) < 1 and 0 < float(r["d_fake"]) < 1
+
+
+def test_pictures(tiny_run):
+    grid = Image.open(tiny_run / "images/epoch001.png")
+    assert grid.size == (10 * 30 + 2, 10 * 30 + 2) and grid.mode == "L"
+    gif = Image.open(tiny_run / "progress.gif")
+    assert gif.n_frames == 2
+    plot = Image.open(tiny_run / "loss.png")
+    assert plot.size == (800, 400)
+    assert len(set(np.asarray(plot.convert("L")).ravel().tolist())) > 10  # something was drawn
+
+
+def test_config_records_settings_and_versions(tiny_run):
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    assert config["epochs"] == 2 and config["limit"] == 640 and config["model"] == "mlp"
+    assert config["lr"] == 2e-4 and config["batch_size"] == 128
+    assert set(config["versions"]) == {"msgan", "mindspore", "python"}
+
+
+def test_infer_is_deterministic_and_writes_mnist_style_samples(tiny_run, tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        result = run_script("infer.py", "--run", str(tiny_run), "--num", "300", "--seed", "5",
+                            "--batch-size", "128", "--out", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        outs.append(tmp_path / name)
+    a, b = (np.load(o / "samples.npy") for o in outs)
+    assert a.shape == (300, 28, 28) and a.dtype == np.uint8
+    assert (outs[0] / "samples.npy").read_bytes() == (outs[1] / "samples.npy").read_bytes()
+    assert Image.open(outs[0] / "grid.png").size == (18 * 30 + 2, 17 * 30 + 2)
+
+
+def test_infer_png_and_ckpt_flag(tiny_run, tmp_path):
+    result = run_script("infer.py", "--ckpt", str(tiny_run / "checkpoints/Generator0.ckpt"),
+                        "--num", "3", "--png", "--out", str(tmp_path / "p"))
+    assert result.returncode == 0, result.stderr
+    samples = np.load(tmp_path / "p" / "samples.npy")
+    for i in range(3):
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "p" / f"sample_{i}.png")), samples[i])
