@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Callable
 
 import mindspore as ms
@@ -90,20 +91,40 @@ def check_settings(cfg: TrainConfig) -> None:
         raise MsganError(f"--lr must be positive, got {cfg.lr}")
 
 
-def save_epoch(run: RunFolder, cfg: TrainConfig, epoch: int, step: int, generator: nn.Cell,
-               discriminator: nn.Cell, fixed_z: np.ndarray, rows: list[tuple], steps_per_epoch: int,
-               plot: bool) -> None:
-    """Everything a finished epoch leaves: both checkpoints, the sample grid, the GIF, the losses."""
-    recipe = cfg.recipe_hash()
-    save_network(generator, run.generator_ckpt(epoch), checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
-    save_network(discriminator, run.discriminator_ckpt(epoch),
-                 checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
-    save_png(make_grid(generate(generator, fixed_z), columns=cfg.grid_size), run.epoch_image(epoch))
-    save_gif([run.epoch_image(e) for e in range(epoch + 1)], run.gif)
-    write_losses(run.losses_csv, rows)
-    if plot:
-        losses = np.array([row[2:4] for row in rows], dtype=np.float64)
-        plot_losses(losses[:, 0], losses[:, 1], steps_per_epoch, run.loss_png)
+@dataclass
+class RunRecorder:
+    """Keeps a run's loss history and writes what each finished epoch leaves in the run folder."""
+
+    run: RunFolder
+    cfg: TrainConfig
+    generator: nn.Cell
+    discriminator: nn.Cell
+    steps_per_epoch: int
+    rows: list[tuple] = field(default_factory=list)
+    last_plot: float = -PLOT_EVERY_S
+
+    def record(self, epoch: int, step: int, values: list[float]) -> None:
+        self.rows.append((epoch, step, *values))
+
+    def epoch_means(self) -> dict[str, float]:
+        means = np.mean([row[2:] for row in self.rows[-self.steps_per_epoch:]], axis=0)
+        return dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means))
+
+    def save_epoch(self, epoch: int, step: int, fixed_z: np.ndarray) -> None:
+        """Both checkpoints, the sample grid, the GIF and the losses of a finished epoch."""
+        cfg, run = self.cfg, self.run
+        recipe = cfg.recipe_hash()
+        save_network(self.generator, run.generator_ckpt(epoch),
+                     checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
+        save_network(self.discriminator, run.discriminator_ckpt(epoch),
+                     checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
+        save_png(make_grid(generate(self.generator, fixed_z), columns=cfg.grid_size), run.epoch_image(epoch))
+        save_gif([run.epoch_image(e) for e in range(epoch + 1)], run.gif)
+        write_losses(run.losses_csv, self.rows)
+        if epoch == cfg.epochs - 1 or time.perf_counter() - self.last_plot >= PLOT_EVERY_S:
+            losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
+            plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, run.loss_png)
+            self.last_plot = time.perf_counter()
 
 
 def train(cfg: TrainConfig) -> RunFolder:
@@ -134,24 +155,19 @@ def fit(cfg: TrainConfig, run: RunFolder, digits: Digits, generator: nn.Cell, di
     fixed_z = latents(cfg.grid_size ** 2, cfg.latent_dim, cfg.seed, FIXED_NOISE)
     steps_per_epoch = len(images) // cfg.batch_size
     progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs)
-    rows: list[tuple] = []
+    recorder = RunRecorder(run, cfg, generator, discriminator, steps_per_epoch)
     step = 0
-    last_plot = -PLOT_EVERY_S
     for epoch in range(cfg.epochs):
         started = time.perf_counter()
         noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch)
         for i, real in enumerate(batches(images, cfg.batch_size, cfg.seed, epoch)):
             z = noise[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            loss_d, loss_g, d_real, d_fake = train_step(Tensor(real), Tensor(z)).asnumpy().tolist()
+            values = train_step(Tensor(real), Tensor(z)).asnumpy().tolist()  # loss_d, loss_g, D(x), D(G(z))
             step += 1
-            rows.append((epoch, step, loss_d, loss_g, d_real, d_fake))
-            progress.update(epoch, step, loss_d, loss_g)
-        plot = epoch == cfg.epochs - 1 or time.perf_counter() - last_plot >= PLOT_EVERY_S
-        save_epoch(run, cfg, epoch, step, generator, discriminator, fixed_z, rows, steps_per_epoch, plot)
-        last_plot = time.perf_counter() if plot else last_plot
-        means = np.mean([row[2:] for row in rows[-steps_per_epoch:]], axis=0)
-        progress.epoch_done(epoch, dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means)),
-                            time.perf_counter() - started)
+            recorder.record(epoch, step, values)
+            progress.update(epoch, step, values[0], values[1])
+        recorder.save_epoch(epoch, step, fixed_z)
+        progress.epoch_done(epoch, recorder.epoch_means(), time.perf_counter() - started)
     elapsed = progress.close()
     last = cfg.epochs - 1
     print(f"msgan: done in {format_seconds(elapsed)}. Run folder {run.root}:\n"
