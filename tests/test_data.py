@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import idx_bytes, write_mnist
-from msgan.data import batches, load_digits, load_embedded, to_model_range, to_uint8
+from msgan.data import batches, interleave_classes, load_digits, load_embedded, to_model_range, to_uint8
 from msgan.errors import MsganError
 
 
@@ -12,6 +12,9 @@ def test_embedded_digits_are_real_mnist_with_labels():
     digits = load_embedded()
     assert digits.images.shape == (5000, 28, 28) and digits.images.dtype == np.uint8
     assert sorted(set(digits.labels.tolist())) == list(range(10))
+    # the file is sorted by label; msgan interleaves the classes so that --limit takes every digit
+    assert digits.labels[:20].tolist() == list(range(10)) * 2
+    assert np.bincount(digits.labels[:640], minlength=10).min() >= 60
     # MNIST digits: dark background, bright strokes in the middle
     assert digits.images[:, :3, :].mean() < 1 and digits.images[:, 10:18, 10:18].mean() > 60
 
@@ -23,6 +26,11 @@ def test_idx_files_in_every_layout(tmp_path, layout):
     digits = load_digits(str(tmp_path))
     np.testing.assert_array_equal(digits.images, images)
     np.testing.assert_array_equal(digits.labels, labels)
+
+
+def test_interleave_classes_is_a_stable_round_robin():
+    labels = np.array([2, 2, 2, 0, 0, 1])
+    assert interleave_classes(labels).tolist() == [3, 5, 0, 4, 1, 2]
 
 
 def test_limit_takes_the_first_images(tmp_path):
