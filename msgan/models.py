@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from mindspore import nn, ops
+from mindspore.common.initializer import Normal
+
+from msgan.layers import Conv2d, Conv2dTranspose
 
 IMAGE_SHAPE = (1, 28, 28)
 IMAGE_PIXELS = 28 * 28
@@ -48,12 +51,18 @@ class ImageDiscriminator(nn.Cell):
         return self.model(x.view(x.shape[0], -1))
 
 
+def label_embedding() -> nn.Embedding:
+    """A learned 10-d vector per digit, initialised N(0, 1) as in PyTorch: MindSpore's default
+    (sigma 0.01) is too faint beside 784 pixels for the discriminator to notice the label."""
+    return nn.Embedding(NUM_CLASSES, NUM_CLASSES, embedding_table=Normal(1.0))
+
+
 class ConditionalGenerator(nn.Cell):
     """An ImageGenerator whose input is the latent joined to a learned embedding of the digit label."""
 
     def __init__(self, layers: list[nn.Cell]):
         super().__init__()
-        self.embed = nn.Embedding(NUM_CLASSES, NUM_CLASSES)
+        self.embed = label_embedding()
         self.model = nn.SequentialCell(*layers)
 
     def construct(self, z, labels):
@@ -65,7 +74,7 @@ class ConditionalDiscriminator(nn.Cell):
 
     def __init__(self, layers: list[nn.Cell]):
         super().__init__()
-        self.embed = nn.Embedding(NUM_CLASSES, NUM_CLASSES)
+        self.embed = label_embedding()
         self.model = nn.SequentialCell(*layers)
 
     def construct(self, x, labels):
@@ -133,6 +142,37 @@ def conditional_discriminator() -> nn.Cell:
     return ConditionalDiscriminator(tutorial_discriminator_layers(IMAGE_PIXELS + NUM_CLASSES))
 
 
+class DCGANGenerator(nn.Cell):
+    """The Keras DCGAN generator: Dense to 7x7x256, then transposed convolutions 256->128->64->1, Tanh."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.project = nn.SequentialCell(nn.Dense(latent_dim, 7 * 7 * 256), nn.ReLU(), nn.BatchNorm1d(7 * 7 * 256))
+        self.model = nn.SequentialCell(
+            Conv2dTranspose(256, 128, 5, stride=1, in_size=7), nn.ReLU(), nn.BatchNorm2d(128),
+            Conv2dTranspose(128, 64, 5, stride=2, in_size=7), nn.ReLU(), nn.BatchNorm2d(64),
+            Conv2dTranspose(64, 1, 5, stride=2, in_size=14), nn.Tanh(),
+        )
+
+    def construct(self, z):
+        return self.model(self.project(z).view(-1, 256, 7, 7))
+
+
+class DCGANDiscriminator(nn.Cell):
+    """The Keras DCGAN discriminator: convolutions 1->64->128 (stride 2, ReLU, Dropout 0.3), Dense, Sigmoid."""
+
+    def __init__(self):
+        super().__init__()
+        self.model = nn.SequentialCell(
+            Conv2d(1, 64, 5, stride=2, in_size=28), nn.ReLU(), nn.Dropout(p=0.3),
+            Conv2d(64, 128, 5, stride=2, in_size=14), nn.ReLU(), nn.Dropout(p=0.3),
+            nn.Flatten(), nn.Dense(7 * 7 * 128, 1), nn.Sigmoid(),
+        )
+
+    def construct(self, x):
+        return self.model(x)
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """How to build one GAN's two networks, and whether they take the digit label."""
@@ -147,6 +187,7 @@ MODELS: dict[str, ModelSpec] = {
     "mlp-small": ModelSpec(small_generator, small_discriminator),
     "mlp-keras": ModelSpec(keras_generator, keras_discriminator),
     "cgan": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
+    "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator),
 }
 
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from conftest import run_script
 
-LESSONS = ["mlp-small", "mlp-keras", "cgan"]
+LESSONS = ["mlp-small", "mlp-keras", "cgan", "dcgan"]
 
 
 @pytest.fixture(scope="module")
