@@ -12,6 +12,7 @@ native ones, so one checkpoint loads on every device.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import mindspore as ms
@@ -26,77 +27,128 @@ def same_padding(size_in: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-def conv_index_map(size_in: int, kernel: int, stride: int, pad: int, size_out: int) -> np.ndarray:
-    """For output o and kernel tap k (one axis): the input index o*stride + k - pad, or -1 outside the input."""
-    index = np.arange(size_out)[:, None] * stride + np.arange(kernel)[None, :] - pad
-    return np.where((index >= 0) & (index < size_in), index, -1)
+@dataclass(frozen=True)
+class AxisRelation:
+    """How a convolution links positions along one axis: high = low * stride + tap - offset.
+
+    A convolution reads `high` (its input) for each `low` (its output); a transposed convolution
+    writes `high` (its output) from `low` (its input). Its gradient runs the other way.
+    """
+
+    low: int
+    high: int
+    kernel: int
+    stride: int
+    offset: int
+
+    def gather_map(self, out_is_high: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(input index for each output and tap, -1 outside the input; which taps can ever contribute)."""
+        taps = np.arange(self.kernel)[None, :]
+        if not out_is_high:
+            index = np.arange(self.low)[:, None] * self.stride + taps - self.offset
+            return np.where((index >= 0) & (index < self.high), index, -1), np.ones(index.shape, bool)
+        shifted = np.arange(self.high)[:, None] + self.offset - taps
+        reachable = shifted % self.stride == 0  # strided: each output hears only every stride-th tap
+        index = shifted // self.stride
+        return np.where(reachable & (index >= 0) & (index < self.low), index, -1), reachable
 
 
-def transposed_index_map(size_in: int, kernel: int, stride: int, crop: int, size_out: int) -> np.ndarray:
-    """For output o and tap k of a transposed convolution: the input i with i*stride + k - crop == o, or -1."""
-    offset = np.arange(size_out)[:, None] + crop - np.arange(kernel)[None, :]
-    index = offset // stride
-    return np.where((offset % stride == 0) & (index >= 0) & (index < size_in), index, -1)
+@dataclass
+class TapGroup:
+    """Outputs that hear the same taps: their raster positions, those taps, and the input index of each pair."""
+
+    positions: np.ndarray  # (P,)
+    taps: np.ndarray       # (T,) flat tap numbers, row-major over the kernel
+    index: np.ndarray      # (P, T) flat input positions; in_size**2 means "read a zero"
 
 
-def flat_index_map(rows: np.ndarray, cols: np.ndarray, width_in: int, size_in: int) -> np.ndarray:
-    """Combine per-axis maps into (out_h*out_w, k*k) indices into a flattened image; size_in marks 'zero'."""
-    r = rows[:, None, :, None]
-    c = cols[None, :, None, :]
-    flat = np.where((r >= 0) & (c >= 0), r * width_in + c, size_in)
-    return flat.reshape(rows.shape[0] * cols.shape[0], rows.shape[1] * cols.shape[1])
+def tap_groups(rel: AxisRelation, out_is_high: bool) -> list[TapGroup]:
+    """Split a square map into groups whose outputs share their taps (one group unless strided upsampling).
+
+    A stride-2 upsampling hears 9, 6, 6 or 4 of the 25 taps of a 5x5 kernel, depending on the
+    output's parity: grouping by parity skips the other taps, a quarter of the work.
+    """
+    index, reachable = rel.gather_map(out_is_high)
+    size_out, size_in = index.shape[0], (rel.low if out_is_high else rel.high)
+    patterns = np.unique(reachable, axis=0)
+    classes = [(np.flatnonzero((reachable == p).all(axis=1)), np.flatnonzero(p)) for p in patterns]
+    groups = []
+    for rows, row_taps in classes:
+        for cols, col_taps in classes:
+            r = index[rows][:, row_taps][:, None, :, None]
+            c = index[cols][:, col_taps][None, :, None, :]
+            flat = np.where((r >= 0) & (c >= 0), r * size_in + c, size_in * size_in)
+            groups.append(TapGroup(
+                positions=(rows[:, None] * size_out + cols[None, :]).ravel(),
+                taps=(row_taps[:, None] * rel.kernel + col_taps[None, :]).ravel(),
+                index=flat.reshape(len(rows) * len(cols), len(row_taps) * len(col_taps)),
+            ))
+    return groups
 
 
-def inverse_index_map(index: np.ndarray, size_in: int) -> np.ndarray:
-    """For input i and tap k: the output o whose tap k read i (at most one), or out_size for none."""
-    size_out, taps = index.shape
-    inverse = np.full((size_in, taps), size_out, dtype=np.int64)
-    outs, ks = np.nonzero(index < size_in)
-    inverse[index[outs, ks], ks] = outs
-    return inverse
+def _constants(groups: list[TapGroup]) -> tuple[tuple, tuple, tuple, Tensor]:
+    """Index, tap and position tensors per group, and the permutation back to raster order."""
+    order = np.concatenate([g.positions for g in groups])
+    return (tuple(Tensor(g.index.astype(np.int32)) for g in groups),
+            tuple(Tensor(g.taps.astype(np.int32)) for g in groups),
+            tuple(Tensor(g.positions.astype(np.int32)) for g in groups),
+            Tensor(np.argsort(order).astype(np.int32)))
 
 
 class GatherMatmul(nn.Cell):
-    """y[n, :, o] = sum over taps k of x[n, :, index[o, k]] · w[(k, c), :], with a gather-based bprop.
+    """y[n, :, o] = sum over taps k of x[n, :, input(o, k)] · w[k, :, :], with a gather-based bprop.
 
-    x is (N, C, H, W), w is (K*C, C_out) with rows ordered (tap, channel), y is (N, C_out, H_out, W_out).
-    Patches are gathered channels-last, so each index moves a whole row of C values: far faster
-    than gathering single elements.
+    x is (N, C, H, W), w is (K, C, C_out), y is (N, C_out, H_out, W_out). Patches are gathered
+    channels-last, so each index moves a whole row of C values, far faster than single elements.
     """
 
-    def __init__(self, index: np.ndarray, in_hw: tuple[int, int], out_hw: tuple[int, int]):
+    def __init__(self, rel: AxisRelation, out_is_high: bool):
         super().__init__()
-        self.in_hw, self.out_hw = in_hw, out_hw
-        self.taps = index.shape[1]
-        self.index = Tensor(index.reshape(-1).astype(np.int32))
-        self.inverse = Tensor(inverse_index_map(index, in_hw[0] * in_hw[1]).reshape(-1).astype(np.int32))
+        self.taps = rel.kernel * rel.kernel
+        self.in_size, self.out_size = (rel.low, rel.high) if out_is_high else (rel.high, rel.low)
+        forward = tap_groups(rel, out_is_high)
+        self.index, self.tap_sets, self.positions, self.unpermute = _constants(forward)
+        self.tap_unpermute = Tensor(np.argsort(np.concatenate([g.taps for g in forward])).astype(np.int32))
+        self.back_index, self.back_tap_sets, _, self.back_unpermute = _constants(tap_groups(rel, not out_is_high))
         self.append_zero = ops.Pad(((0, 0), (0, 1), (0, 0)))  # the primitive; ops.pad fails inside a bprop
         self.matmul_at = ops.MatMul(transpose_a=True)  # patchesᵀ·dy without materialising the transpose
 
-    def patches(self, x, index, hw_out):
-        """(N*out, K*C) rows of input patches; index entries equal to H*W read a zero row."""
+    def rows(self, x):
+        """(N, H*W + 1, C): channels last, and a zero row at the end for taps that fall outside."""
         n, c = x.shape[0], x.shape[1]
-        rows = self.append_zero(x.reshape(n, c, -1).transpose(0, 2, 1))  # (N, H*W + 1, C)
-        return ops.gather(rows, index, 1).reshape(n * hw_out, self.taps * c)
+        return self.append_zero(x.reshape(n, c, -1).transpose(0, 2, 1))
 
-    def apply(self, x, w, index, out_hw):
-        n = x.shape[0]
-        hw_out = out_hw[0] * out_hw[1]
-        y = ops.matmul(self.patches(x, index, hw_out), w)
-        return y.reshape(n, hw_out, -1).transpose(0, 2, 1).reshape(n, -1, out_hw[0], out_hw[1])
+    def apply(self, x, w, indexes, tap_sets, unpermute, out_size):
+        n, c = x.shape[0], x.shape[1]
+        rows = self.rows(x)
+        parts = ()
+        for i in range(len(indexes)):  # a loop over the groups, unrolled when the graph is compiled
+            index, taps = indexes[i], tap_sets[i]
+            p, t = index.shape
+            patches = ops.gather(rows, index, 1).reshape(n * p, t * c)
+            parts += (ops.matmul(patches, ops.gather(w, taps, 0).reshape(t * c, -1)).reshape(n, p, -1),)
+        y = ops.gather(ops.concat(parts, 1), unpermute, 1)
+        return y.transpose(0, 2, 1).reshape(n, -1, out_size, out_size)
 
     def construct(self, x, w):
-        return self.apply(x, w, self.index, self.out_hw)
+        return self.apply(x, w, self.index, self.tap_sets, self.unpermute, self.out_size)
 
     def bprop(self, x, w, out, dout):
         n, c_in, c_out = x.shape[0], x.shape[1], dout.shape[1]
-        hw_out = self.out_hw[0] * self.out_hw[1]
-        dy = dout.reshape(n, c_out, hw_out).transpose(0, 2, 1).reshape(n * hw_out, c_out)
-        dw = self.matmul_at(self.patches(x, self.index, hw_out), dy)
-        # Input gradient: the same gather-multiply, from dy through the inverse map, with the
-        # weight's (tap, input channel) rows regrouped as (tap, output channel) -> input channel.
-        w_back = w.reshape(self.taps, c_in, c_out).transpose(0, 2, 1).reshape(self.taps * c_out, c_in)
-        dx = self.apply(dout, w_back, self.inverse, self.in_hw)
+        rows = self.rows(x)
+        dy = dout.reshape(n, c_out, -1).transpose(0, 2, 1)
+        parts = ()
+        for i in range(len(self.index)):
+            index, positions = self.index[i], self.positions[i]
+            p, t = index.shape
+            patches = ops.gather(rows, index, 1).reshape(n * p, t * c_in)
+            dy_group = ops.gather(dy, positions, 1).reshape(n * p, c_out)
+            parts += (self.matmul_at(patches, dy_group).reshape(t, c_in, c_out),)
+        dw = ops.gather(ops.concat(parts, 0), self.tap_unpermute, 0)
+        # Input gradient: the same gather-multiply from dy, through the opposite map, with the
+        # kernel's channels swapped.
+        dx = self.apply(dout, w.transpose(0, 2, 1), self.back_index, self.back_tap_sets,
+                        self.back_unpermute, self.in_size)
         return dx, dw
 
 
@@ -112,17 +164,15 @@ class Conv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same", has_bias=True)
         self.use_matmul = _use_matmul(matmul)
         if self.use_matmul:
-            out_size = -(-in_size // stride)
             pad = same_padding(in_size, kernel_size, stride)[0]
-            axis = conv_index_map(in_size, kernel_size, stride, pad, out_size)
-            index = flat_index_map(axis, axis, in_size, in_size * in_size)
-            self.gather_matmul = GatherMatmul(index, (in_size, in_size), (out_size, out_size))
+            rel = AxisRelation(low=-(-in_size // stride), high=in_size, kernel=kernel_size, stride=stride, offset=pad)
+            self.gather_matmul = GatherMatmul(rel, out_is_high=False)
 
     def construct(self, x):
         if not self.use_matmul:
             return super().construct(x)
-        c_out = self.weight.shape[0]
-        w = self.weight.transpose(2, 3, 1, 0).reshape(-1, c_out)  # rows ordered (tap, input channel)
+        c_in, c_out = self.weight.shape[1], self.weight.shape[0]
+        w = self.weight.transpose(2, 3, 1, 0).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
         return self.gather_matmul(x, w) + self.bias.reshape(1, -1, 1, 1)
 
 
@@ -134,15 +184,13 @@ class Conv2dTranspose(nn.Conv2dTranspose):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same", has_bias=True)
         self.use_matmul = _use_matmul(matmul)
         if self.use_matmul:
-            out_size = in_size * stride
             crop = (kernel_size - stride) // 2  # of the full (in-1)*stride + kernel output
-            axis = transposed_index_map(in_size, kernel_size, stride, crop, out_size)
-            index = flat_index_map(axis, axis, in_size, in_size * in_size)
-            self.gather_matmul = GatherMatmul(index, (in_size, in_size), (out_size, out_size))
+            rel = AxisRelation(low=in_size, high=in_size * stride, kernel=kernel_size, stride=stride, offset=crop)
+            self.gather_matmul = GatherMatmul(rel, out_is_high=True)
 
     def construct(self, x):
         if not self.use_matmul:
             return super().construct(x)
-        c_out = self.weight.shape[1]
-        w = self.weight.transpose(2, 3, 0, 1).reshape(-1, c_out)  # rows ordered (tap, input channel)
+        c_in, c_out = self.weight.shape[0], self.weight.shape[1]
+        w = self.weight.transpose(2, 3, 0, 1).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
         return self.gather_matmul(x, w) + self.bias.reshape(1, -1, 1, 1)

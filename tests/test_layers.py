@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from mindspore import Tensor, ops
 
-from msgan.layers import Conv2d, Conv2dTranspose
+from msgan.layers import AxisRelation, Conv2d, Conv2dTranspose, tap_groups
 
 CASES = [  # (layer, in_channels, out_channels, stride, in_size): the shapes DCGAN uses, fewer channels
     (Conv2d, 3, 4, 2, 28),
@@ -44,3 +44,15 @@ def test_matmul_path_matches_native(case):
     np.testing.assert_allclose(dx_fast.asnumpy(), dx_native.asnumpy(), rtol=1e-4, atol=1e-3)
     for g_fast, g_native in zip(dparams_fast, dparams_native):
         np.testing.assert_allclose(g_fast.asnumpy(), g_native.asnumpy(), rtol=1e-4, atol=1e-3)
+
+
+def test_strided_upsampling_skips_the_taps_it_never_hears():
+    """A stride-2 transposed 5x5 conv: four parity groups hearing 9, 6, 6 and 4 taps, covering each output once."""
+    rel = AxisRelation(low=7, high=14, kernel=5, stride=2, offset=1)
+    groups = tap_groups(rel, out_is_high=True)
+    assert sorted(len(g.taps) for g in groups) == [4, 6, 6, 9]
+    assert sorted(np.concatenate([g.positions for g in groups]).tolist()) == list(range(14 * 14))
+    assert sorted(np.concatenate([g.taps for g in groups]).tolist()) == list(range(25))
+    # the gradient direction (14x14 -> 7x7) hears every tap: one group
+    (back,) = tap_groups(rel, out_is_high=False)
+    assert back.index.shape == (49, 25)
