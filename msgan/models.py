@@ -51,18 +51,17 @@ class ImageDiscriminator(nn.Cell):
         return self.model(x.view(x.shape[0], -1))
 
 
-def label_embedding() -> nn.Embedding:
-    """A learned 10-d vector per digit, initialised N(0, 1) as in PyTorch: MindSpore's default
-    (sigma 0.01) is too faint beside 784 pixels for the discriminator to notice the label."""
-    return nn.Embedding(NUM_CLASSES, NUM_CLASSES, embedding_table=Normal(1.0))
+def label_embedding(size: int) -> nn.Embedding:
+    """A learned vector per digit, initialised N(0, 1) as in PyTorch (MindSpore's default sigma is 0.01)."""
+    return nn.Embedding(NUM_CLASSES, size, embedding_table=Normal(1.0))
 
 
 class ConditionalGenerator(nn.Cell):
-    """An ImageGenerator whose input is the latent joined to a learned embedding of the digit label."""
+    """An ImageGenerator whose input is the latent joined to a learned 10-d embedding of the digit label."""
 
     def __init__(self, layers: list[nn.Cell]):
         super().__init__()
-        self.embed = label_embedding()
+        self.embed = label_embedding(NUM_CLASSES)
         self.model = nn.SequentialCell(*layers)
 
     def construct(self, z, labels):
@@ -70,11 +69,15 @@ class ConditionalGenerator(nn.Cell):
 
 
 class ConditionalDiscriminator(nn.Cell):
-    """An ImageDiscriminator whose input is the flattened image joined to a label embedding."""
+    """An ImageDiscriminator whose input is the flattened image joined to an image-sized label embedding.
+
+    The label gets as many inputs as the pixels: joined as 10 numbers beside 784, the discriminator
+    ignored it, and the generator used the label to pick one picture per class, whatever the digit.
+    """
 
     def __init__(self, layers: list[nn.Cell]):
         super().__init__()
-        self.embed = label_embedding()
+        self.embed = label_embedding(IMAGE_PIXELS)
         self.model = nn.SequentialCell(*layers)
 
     def construct(self, x, labels):
@@ -138,8 +141,8 @@ def conditional_generator(latent_dim: int) -> nn.Cell:
 
 
 def conditional_discriminator() -> nn.Cell:
-    """The tutorial's discriminator fed the image joined to a 10-d label embedding."""
-    return ConditionalDiscriminator(tutorial_discriminator_layers(IMAGE_PIXELS + NUM_CLASSES))
+    """The tutorial's discriminator fed the image joined to a 784-d label embedding."""
+    return ConditionalDiscriminator(tutorial_discriminator_layers(2 * IMAGE_PIXELS))
 
 
 class DCGANGenerator(nn.Cell):
