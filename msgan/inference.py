@@ -87,8 +87,9 @@ def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
 
 def infer(request: InferRequest) -> Path:
     """Write grid.png, samples.npy (uint8, N x 28 x 28, 255 = ink) and optional PNGs; return the folder."""
-    if request.num < 1:
-        raise MsganError(f"--num must be at least 1, got {request.num}")
+    for name in ("num", "batch_size"):
+        if getattr(request, name) < 1:
+            raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
     ckpt, run_root = resolve_checkpoint(request)
     cfg = resolve_architecture(request, run_root)
     labels, num = digit_labels(request, MODELS[cfg.model].conditional)

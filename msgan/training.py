@@ -21,6 +21,7 @@ from msgan.sampling import FIXED_NOISE, STEP_NOISE, generate, latents
 from msgan.visuals import make_grid, plot_losses, save_gif, save_png
 
 StepFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+LOSSES = {"bce": nn.BCELoss, "mse": nn.MSELoss}
 # Drawing loss.png takes about 0.3 s, a tenth of an epoch on the 2-core CPU: redraw it at most
 # this often, and always after the last epoch. losses.csv is still written every epoch.
 PLOT_EVERY_S = 30.0
@@ -54,9 +55,6 @@ def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig
     return opt_g, opt_d
 
 
-LOSSES = {"bce": nn.BCELoss, "mse": nn.MSELoss}
-
-
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
                     loss: str = "bce", conditional: bool = False, compiled: bool = True) -> StepFn:
     """Build train_step(real, z, labels) -> [loss_d, loss_g, mean D(x), mean D(G(z))]: D is updated, then G.
@@ -67,20 +65,20 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
     discriminator.set_train(True)
     criterion = LOSSES[loss](reduction="mean")
 
-    def generate(z, labels):
+    def make_fakes(z, labels):
         return generator(z, labels) if conditional else generator(z)
 
     def judge(x, labels):
         return discriminator(x, labels) if conditional else discriminator(x)
 
     def discriminator_loss(real, z, labels):
-        fake = ops.stop_gradient(generate(z, labels))
+        fake = ops.stop_gradient(make_fakes(z, labels))
         p_real, p_fake = judge(real, labels), judge(fake, labels)
         loss = (criterion(p_real, ops.ones_like(p_real)) + criterion(p_fake, ops.zeros_like(p_fake))) / 2
         return loss, (p_real.mean(), p_fake.mean())
 
     def generator_loss(z, labels):
-        p_fake = judge(generate(z, labels), labels)
+        p_fake = judge(make_fakes(z, labels), labels)
         return criterion(p_fake, ops.ones_like(p_fake))  # non-saturating: G maximises log D(G(z))
 
     # Each loss is differentiated over its own network's weights only.

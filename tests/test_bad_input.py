@@ -96,6 +96,8 @@ def test_infer_refuses_bad_checkpoints(case, tiny_run, tmp_path):
 
 def test_infer_refuses_bad_requests(tiny_run, tmp_path):
     assert_one_error_line(run_script("infer.py", "--run", str(tiny_run), "--num", "0"), "--num must be at least 1")
+    assert_one_error_line(run_script("infer.py", "--run", str(tiny_run), "--batch-size", "0"),
+                          "--batch-size must be at least 1")
     assert_one_error_line(run_script("infer.py", "--run", str(tmp_path / "none")), "does not exist")
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "keep.txt").write_text("mine")
