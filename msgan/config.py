@@ -126,19 +126,13 @@ def read_recipe(path: Path) -> dict[str, Any]:
     return check_values(values, str(path))
 
 
-def recipe_path(model: str) -> Path:
-    """The shipped recipe of a registered model."""
-    check_values({"model": model}, "--model")
-    return RECIPE_DIR / f"{model}.yaml"
-
-
 def resolve(flags: dict[str, Any]) -> TrainConfig:
     """Defaults, then the recipe (--config FILE, or that of --model), then the flags the user gave."""
-    check_values({k: v for k, v in flags.items() if k != "config"}, "command line")
+    check_values({k: v for k, v in flags.items() if k != "config"}, "command line")  # --model included
     if flags.get("config"):
         path = Path(flags["config"])
     else:
-        path = recipe_path(flags.get("model", TrainConfig.model))
+        path = RECIPE_DIR / f"{flags.get('model', TrainConfig.model)}.yaml"
     settings = {**read_recipe(path), **flags, "config": str(path)}
     return TrainConfig(**settings)
 

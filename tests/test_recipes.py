@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 import yaml
 
-from conftest import REPO, run_script
+from conftest import run_script
 from msgan.config import RECIPE_DIR, TrainConfig, resolve
 from msgan.errors import MsganError
 from msgan.models import MODELS
