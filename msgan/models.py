@@ -1,7 +1,8 @@
 """Generator and Discriminator networks, and the registry that names them.
 
 Every image generator maps a latent (and, when conditional, a digit label) to (N, 1, 28, 28) in
-[-1, 1] through a Tanh; every discriminator maps an image (and label) to a probability.
+[-1, 1] through a Tanh; every discriminator maps an image (and label) to a probability. The toy
+1010 GAN draws four numbers in [0, 1] instead of an image.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from msgan.layers import Conv2d, Conv2dTranspose
 IMAGE_SHAPE = (1, 28, 28)
 IMAGE_PIXELS = 28 * 28
 NUM_CLASSES = 10
+PATTERN_SIZE = 4  # the toy GAN's samples: four numbers
 
 
 def dense_block(n_in: int, n_out: int, batch_norm: bool = True, bn_after_act: bool = False,
@@ -176,13 +178,32 @@ class DCGANDiscriminator(nn.Cell):
         return self.model(x)
 
 
+def toy_generator(latent_dim: int) -> nn.Cell:
+    """The 1010 lesson's generator: latent (one number) -> 3 -> 4, Sigmoid after each layer."""
+    return nn.SequentialCell(nn.Dense(latent_dim, 3), nn.Sigmoid(), nn.Dense(3, PATTERN_SIZE), nn.Sigmoid())
+
+
+def toy_discriminator() -> nn.Cell:
+    """The 1010 lesson's discriminator: 4 -> 3 -> 1, Sigmoid after each layer."""
+    return nn.SequentialCell(nn.Dense(PATTERN_SIZE, 3), nn.Sigmoid(), nn.Dense(3, 1), nn.Sigmoid())
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one GAN's two networks, and whether they take the digit label."""
+    """How to build one GAN's two networks, whether they take the digit label, and what they draw.
+
+    `kind` is "digits" (trained on MNIST, samples shaped IMAGE_SHAPE) or "pattern" (the toy GAN:
+    trained on four-number samples it makes itself, see data.real_patterns).
+    """
 
     generator: Callable[[int], nn.Cell]
     discriminator: Callable[[], nn.Cell]
     conditional: bool = False
+    kind: str = "digits"
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return (PATTERN_SIZE,) if self.kind == "pattern" else IMAGE_SHAPE
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -191,6 +212,7 @@ MODELS: dict[str, ModelSpec] = {
     "mlp-keras": ModelSpec(keras_generator, keras_discriminator),
     "cgan": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
     "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator),
+    "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern"),
 }
 
 

@@ -15,6 +15,7 @@ from msgan.errors import MsganError
 from msgan.files import write_text
 
 LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake")
+PATTERN_COLUMNS = ("g_out0", "g_out1", "g_out2", "g_out3")  # the toy GAN's outputs, logged beside its losses
 
 
 class RunFolder:
@@ -28,6 +29,7 @@ class RunFolder:
         self.losses_csv = root / "losses.csv"
         self.loss_png = root / "loss.png"
         self.gif = root / "progress.gif"
+        self.outputs_png = root / "outputs.png"  # the toy GAN only
 
     def generator_ckpt(self, epoch: int) -> Path:
         return self.checkpoints / f"Generator{epoch}.ckpt"
@@ -82,11 +84,11 @@ def read_config(run_root: Path) -> Optional[dict]:
     return values
 
 
-def write_losses(path: Path, rows: list[tuple]) -> None:
-    """Write every step's losses as CSV, atomically."""
+def write_losses(path: Path, rows: list[tuple], columns: tuple[str, ...] = LOSS_COLUMNS) -> None:
+    """Write every step's losses (epoch, step, then the values named in `columns`) as CSV, atomically."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(LOSS_COLUMNS)
+    writer.writerow(columns)
     for epoch, step, *values in rows:
         writer.writerow([epoch, step, *(f"{v:.6g}" for v in values)])
     write_text(path, buffer.getvalue())

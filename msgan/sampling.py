@@ -6,24 +6,29 @@ from typing import Optional
 import numpy as np
 from mindspore import Tensor, nn
 
-from msgan.data import to_uint8
-
 # Separate random streams of one seed, so that e.g. the sample grid's noise does not depend
 # on how many training steps came before it.
 STEP_NOISE, FIXED_NOISE = 1, 2
+# The toy 1010 GAN feeds its generator 0.5, the lesson's constant; "near-constant" adds this much noise.
+CONSTANT_LATENT, NEAR_CONSTANT_STD = 0.5, 0.1
 
 
 def latents(count: int, latent_dim: int, seed: int, *stream: int, distribution: str = "normal") -> np.ndarray:
-    """Latent vectors, standard normal or uniform on [0, 1], a pure function of (seed, stream)."""
+    """Latent vectors drawn from `distribution` (see TrainConfig.latent), a pure function of (seed, stream)."""
     rng = np.random.default_rng([seed, *stream])
+    shape = (count, latent_dim)
     if distribution == "uniform":
-        return rng.random((count, latent_dim), dtype=np.float32)
-    return rng.standard_normal((count, latent_dim), dtype=np.float32)
+        return rng.random(shape, dtype=np.float32)
+    if distribution == "constant":
+        return np.full(shape, CONSTANT_LATENT, dtype=np.float32)
+    if distribution == "near-constant":
+        return CONSTANT_LATENT + NEAR_CONSTANT_STD * rng.standard_normal(shape, dtype=np.float32)
+    return rng.standard_normal(shape, dtype=np.float32)
 
 
 def generate(generator: nn.Cell, z: np.ndarray, labels: Optional[np.ndarray] = None,
              batch_size: int = 256) -> np.ndarray:
-    """uint8 digits (N, 28, 28) from latents `z` (and labels, for a conditional generator), in batches,
+    """The generator's float32 output for latents `z` (and labels, for a conditional generator), in batches,
     with BatchNorm and Dropout in eval mode."""
     was_training = generator.training
     generator.set_train(False)
@@ -36,4 +41,4 @@ def generate(generator: nn.Cell, z: np.ndarray, labels: Optional[np.ndarray] = N
             chunks.append(generator(*inputs).asnumpy())
     finally:
         generator.set_train(was_training)
-    return to_uint8(np.concatenate(chunks))
+    return np.concatenate(chunks)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import mindspore as ms
 import numpy as np
@@ -12,13 +12,13 @@ from mindspore import Tensor, nn, ops
 from msgan.checkpoints import DISCRIMINATOR, GENERATOR, checkpoint_info, save_network
 from msgan.config import TrainConfig, check_ranges
 from msgan.console import Progress, format_seconds
-from msgan.data import Digits, batches, load_digits, to_model_range
+from msgan.data import TrainingSet, batches, digit_set, load_digits, pattern_set, to_uint8
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.models import MODELS, NUM_CLASSES, build_discriminator, build_generator
-from msgan.runs import RunFolder, create_run_folder, write_config, write_losses
+from msgan.runs import LOSS_COLUMNS, PATTERN_COLUMNS, RunFolder, create_run_folder, write_config, write_losses
 from msgan.sampling import FIXED_NOISE, STEP_NOISE, generate, latents
-from msgan.visuals import make_grid, plot_losses, save_gif, save_png
+from msgan.visuals import heat_strip, make_grid, plot_losses, plot_pattern_outputs, save_gif, save_png
 
 StepFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 LOSSES = {"bce": nn.BCELoss, "mse": nn.MSELoss}
@@ -56,10 +56,14 @@ def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig
 
 
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
-                    loss: str = "bce", conditional: bool = False, compiled: bool = True) -> StepFn:
+                    loss: str = "bce", d_loss: str = "mean", conditional: bool = False, track_fakes: bool = False,
+                    compiled: bool = True) -> StepFn:
     """Build train_step(real, z, labels) -> [loss_d, loss_g, mean D(x), mean D(G(z))]: D is updated, then G.
 
-    `labels` reach the networks only when they are `conditional`; the graph never sees the other branch.
+    D's loss is the mean of its real and fake losses, or their `d_loss="sum"` (the 1010 lesson takes
+    one D step on each). `labels` reach the networks only when they are `conditional`, and with
+    `track_fakes` the batch mean of G's output follows the four numbers; these are Python-level
+    choices, so the graph never sees the other branch.
     """
     generator.set_train(True)  # BatchNorm normalises by batch statistics and updates its running ones
     discriminator.set_train(True)
@@ -74,7 +78,11 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
     def discriminator_loss(real, z, labels):
         fake = ops.stop_gradient(make_fakes(z, labels))
         p_real, p_fake = judge(real, labels), judge(fake, labels)
-        loss = (criterion(p_real, ops.ones_like(p_real)) + criterion(p_fake, ops.zeros_like(p_fake))) / 2
+        loss = criterion(p_real, ops.ones_like(p_real)) + criterion(p_fake, ops.zeros_like(p_fake))
+        if d_loss == "mean":
+            loss = loss / 2
+        if track_fakes:
+            return loss, (p_real.mean(), p_fake.mean(), fake.mean(0).reshape(-1))
         return loss, (p_real.mean(), p_fake.mean())
 
     def generator_loss(z, labels):
@@ -86,11 +94,12 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
     grad_g = ms.value_and_grad(generator_loss, None, opt_g.parameters)
 
     def train_step(real, z, labels):
-        (loss_d, (d_real, d_fake)), grads = grad_d(real, z, labels)
+        (loss_d, seen), grads = grad_d(real, z, labels)
         opt_d(grads)
         loss_g, grads = grad_g(z, labels)
         opt_g(grads)
-        return ops.stack([loss_d, loss_g, d_real, d_fake])
+        stats = ops.stack([loss_d, loss_g, seen[0], seen[1]])
+        return ops.concat((stats, seen[2])) if track_fakes else stats
 
     return ms.jit(train_step) if compiled else train_step
 
@@ -109,82 +118,126 @@ class RunRecorder:
     generator: nn.Cell
     discriminator: nn.Cell
     steps_per_epoch: int
+    fixed_z: np.ndarray  # the noise behind every epoch's picture
     rows: list[tuple] = field(default_factory=list)
     last_plot: float = -PLOT_EVERY_S
+    columns: ClassVar[tuple[str, ...]] = LOSS_COLUMNS
 
     def record(self, epoch: int, step: int, values: list[float]) -> None:
         self.rows.append((epoch, step, *values))
 
     def epoch_means(self) -> dict[str, float]:
-        means = np.mean([row[2:] for row in self.rows[-self.steps_per_epoch:]], axis=0)
+        means = np.mean([row[2:6] for row in self.rows[-self.steps_per_epoch:]], axis=0)
         return dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means))
 
-    def save_epoch(self, epoch: int, step: int, fixed_z: np.ndarray) -> None:
-        """Both checkpoints, the sample grid, the GIF and the losses of a finished epoch."""
+    def picture(self) -> np.ndarray:
+        """The epoch's sample grid, drawn from the fixed noise."""
+        labels = grid_labels(self.cfg) if MODELS[self.cfg.model].conditional else None
+        return make_grid(to_uint8(generate(self.generator, self.fixed_z, labels)), columns=self.cfg.grid_size)
+
+    def plot(self) -> None:
+        losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
+        plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, self.cfg.loss.upper())
+
+    def save_epoch(self, epoch: int, step: int) -> None:
+        """Both checkpoints, the epoch's picture, the GIF and the losses of a finished epoch."""
         cfg, run = self.cfg, self.run
         recipe = cfg.recipe_hash()
         save_network(self.generator, run.generator_ckpt(epoch),
                      checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
         save_network(self.discriminator, run.discriminator_ckpt(epoch),
                      checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
-        samples = generate(self.generator, fixed_z, grid_labels(cfg) if MODELS[cfg.model].conditional else None)
-        save_png(make_grid(samples, columns=cfg.grid_size), run.epoch_image(epoch))
+        save_png(self.picture(), run.epoch_image(epoch))
         save_gif([run.epoch_image(e) for e in range(epoch + 1)], run.gif)
-        write_losses(run.losses_csv, self.rows)
+        write_losses(run.losses_csv, self.rows, self.columns)
         if epoch == cfg.epochs - 1 or time.perf_counter() - self.last_plot >= PLOT_EVERY_S:
-            losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
-            plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, run.loss_png)
+            self.plot()
             self.last_plot = time.perf_counter()
+
+    def summary(self) -> list[str]:
+        """The run folder's files, for the message at the end of training."""
+        run, last = self.run, self.cfg.epochs - 1
+        return [f"{run.generator_ckpt(last)} (and every epoch's Generator/Discriminator checkpoints)",
+                f"{run.epoch_image(last)} (one picture per epoch in {run.images})",
+                str(run.gif), str(run.loss_png), str(run.losses_csv), str(run.config)]
+
+
+@dataclass
+class PatternRecorder(RunRecorder):
+    """The toy GAN's recorder: G's four outputs at every step go into losses.csv and outputs.png, and the
+    epoch picture is a heat-map strip that gains a row, G's mean output on the fixed input, every epoch."""
+
+    history: list[np.ndarray] = field(default_factory=list)
+    columns: ClassVar[tuple[str, ...]] = LOSS_COLUMNS + PATTERN_COLUMNS
+
+    def picture(self) -> np.ndarray:
+        self.history.append(generate(self.generator, self.fixed_z).mean(axis=0))
+        return heat_strip(np.array(self.history), total_rows=self.cfg.epochs)
+
+    def plot(self) -> None:
+        super().plot()
+        plot_pattern_outputs(np.array([row[6:] for row in self.rows]), self.run.outputs_png)
+
+    def summary(self) -> list[str]:
+        return [*super().summary(), f"{self.run.outputs_png} (G's four outputs at every step)"]
+
+
+def training_set(cfg: TrainConfig) -> TrainingSet:
+    """The digits the run asked for, or the toy GAN's own four-number samples."""
+    if MODELS[cfg.model].kind == "pattern":
+        if cfg.data != TrainConfig.data or cfg.download or cfg.limit is not None:
+            raise MsganError(f"'{cfg.model}' makes its own four-number samples: leave out --data, --download and --limit")
+        return pattern_set(cfg.batch_size, cfg.seed)
+    return digit_set(load_digits(cfg.data, download=cfg.download, limit=cfg.limit))
 
 
 def train(cfg: TrainConfig) -> RunFolder:
     """Train a GAN as `cfg` says and leave a complete run folder after every epoch."""
     check_ranges(cfg)
     device = select_device(cfg.device, pynative=cfg.pynative)
-    digits = load_digits(cfg.data, download=cfg.download, limit=cfg.limit)
-    if cfg.batch_size > len(digits):
-        raise MsganError(f"--batch-size {cfg.batch_size} is larger than the {len(digits)} training images: "
+    data = training_set(cfg)
+    if cfg.batch_size > len(data):
+        raise MsganError(f"--batch-size {cfg.batch_size} is larger than the {len(data)} training images: "
                          "lower --batch-size or raise --limit")
     run = create_run_folder(cfg.out, cfg.model)
     write_config(run, cfg)
-    print(f"msgan: training '{cfg.model}' on {len(digits)} digits ({digits.source}) on {device}, "
+    print(f"msgan: training '{cfg.model}' on {data.source} on {device}, "
           f"{'PyNative' if cfg.pynative else 'compiled graph'}; run folder {run.root}", flush=True)
 
     ms.set_seed(cfg.seed)
+    spec = MODELS[cfg.model]
     generator, discriminator = build_generator(cfg.model, cfg.latent_dim), build_discriminator(cfg.model)
     opt_g, opt_d = make_optimizers(generator, discriminator, cfg)
-    train_step = make_train_step(generator, discriminator, opt_g, opt_d, loss=cfg.loss,
-                                 conditional=MODELS[cfg.model].conditional, compiled=not cfg.pynative)
-    fit(cfg, run, digits, generator, discriminator, train_step)
+    train_step = make_train_step(generator, discriminator, opt_g, opt_d, loss=cfg.loss, d_loss=cfg.d_loss,
+                                 conditional=spec.conditional, track_fakes=spec.kind == "pattern",
+                                 compiled=not cfg.pynative)
+    fit(cfg, run, data, generator, discriminator, train_step)
     return run
 
 
-def fit(cfg: TrainConfig, run: RunFolder, digits: Digits, generator: nn.Cell, discriminator: nn.Cell,
+def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, generator: nn.Cell, discriminator: nn.Cell,
         train_step: StepFn) -> None:
     """The epoch loop: shuffle, step, log, and save each epoch's outputs."""
-    images = to_model_range(digits.images)
     fixed_z = latents(cfg.grid_size ** 2, cfg.latent_dim, cfg.seed, FIXED_NOISE, distribution=cfg.latent)
-    steps_per_epoch = len(images) // cfg.batch_size
+    steps_per_epoch = len(data) // cfg.batch_size
     progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs)
-    recorder = RunRecorder(run, cfg, generator, discriminator, steps_per_epoch)
+    recorder_type = PatternRecorder if MODELS[cfg.model].kind == "pattern" else RunRecorder
+    recorder = recorder_type(run, cfg, generator, discriminator, steps_per_epoch, fixed_z)
     step = 0
     for epoch in range(cfg.epochs):
         started = time.perf_counter()
         noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch,
                         distribution=cfg.latent)
-        for i, index in enumerate(batches(len(images), cfg.batch_size, cfg.seed, epoch)):
+        for i, index in enumerate(batches(len(data), cfg.batch_size, cfg.seed, epoch)):
             z = noise[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            # loss_d, loss_g, D(x), D(G(z))
-            values = train_step(Tensor(images[index]), Tensor(z), Tensor(digits.labels[index])).asnumpy().tolist()
+            # loss_d, loss_g, D(x), D(G(z)) (and the toy GAN's four outputs)
+            values = train_step(Tensor(data.samples[index]), Tensor(z), Tensor(data.labels[index])).asnumpy().tolist()
             step += 1
             recorder.record(epoch, step, values)
             progress.update(epoch, step, values[0], values[1])
-        recorder.save_epoch(epoch, step, fixed_z)
+        recorder.save_epoch(epoch, step)
         progress.epoch_done(epoch, recorder.epoch_means(), time.perf_counter() - started)
     elapsed = progress.close()
-    last = cfg.epochs - 1
-    print(f"msgan: done in {format_seconds(elapsed)}. Run folder {run.root}:\n"
-          f"  {run.generator_ckpt(last)} (and every epoch's Generator/Discriminator checkpoints)\n"
-          f"  {run.epoch_image(last)} (one sample grid per epoch in {run.images})\n"
-          f"  {run.gif}\n  {run.loss_png}\n  {run.losses_csv}\n  {run.config}\n"
+    files = "".join(f"  {line}\n" for line in recorder.summary())
+    print(f"msgan: done in {format_seconds(elapsed)}. Run folder {run.root}:\n{files}"
           f"Sample from it: python infer.py --run {run.root}", flush=True)

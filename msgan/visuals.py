@@ -1,26 +1,50 @@
-"""Pictures of a run: sample grids, the progress GIF and the loss plot."""
+"""Pictures of a run: sample grids (or the toy GAN's heat-map strips), the progress GIF and the plots."""
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image
 
 from msgan.files import atomic_path
 
+FRAME = 40  # the dark grey between the pictures of a grid
+
+
+def pyplot():
+    """matplotlib's pyplot drawing off-screen: servers and CI have no display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
 
 def make_grid(images: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
     """uint8 (N, H, W) -> one uint8 picture, `columns` images a row, on a dark grey frame."""
     n, h, w = images.shape
     rows = math.ceil(n / columns)
-    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 40, dtype=np.uint8)
+    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), FRAME, dtype=np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         top, left = pad + r * (h + pad), pad + c * (w + pad)
         grid[top:top + h, left:left + w] = image
     return grid
+
+
+def heat_strip(rows: np.ndarray, total_rows: Optional[int] = None, cell: int = 28) -> np.ndarray:
+    """Rows of numbers in [0, 1] as grey cells (0 black, 1 white), one picture row per row.
+
+    Rows after those given, up to `total_rows`, are left empty, so that a strip that grows during
+    training keeps one size for every frame of the GIF.
+    """
+    rows = np.asarray(rows, dtype=np.float32)
+    cells = np.full(((total_rows or len(rows)) * rows.shape[1], cell, cell), FRAME, dtype=np.uint8)
+    cells[:rows.size] = np.rint(np.clip(rows, 0, 1) * 255).reshape(-1, 1, 1)
+    return make_grid(cells, columns=rows.shape[1])
 
 
 def save_png(picture: np.ndarray, path: Path, scale: int = 1) -> None:
@@ -48,13 +72,17 @@ def smooth(values: np.ndarray, window: int) -> np.ndarray:
     return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
+    """Write a matplotlib figure as PNG through the atomic writer, and free it."""
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    pyplot().close(fig)
+
+
+def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, path: Path,
+                loss_name: str = "BCE") -> None:
     """D and G loss per step, raw and smoothed, with epoch boundaries marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and CI
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     steps = np.arange(1, len(loss_d) + 1)
     window = max(1, min(steps_per_epoch, len(steps) // 10 or 1))
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
@@ -65,9 +93,24 @@ def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, pa
     for e in range(1, epochs):
         ax.axvline(e * steps_per_epoch, color="grey", linewidth=0.4, alpha=0.4)
     ax.set_xlabel(f"step ({steps_per_epoch} per epoch, epochs marked)")
-    ax.set_ylabel("BCE loss")
+    ax.set_ylabel(f"{loss_name} loss")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.2)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
+
+
+def plot_pattern_outputs(outputs: np.ndarray, path: Path) -> None:
+    """The toy GAN's four outputs at every step, over the bands its real samples come from."""
+    plt = pyplot()
+    steps = np.arange(1, len(outputs) + 1)
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
+    for low in (0.0, 0.8):
+        ax.axhspan(low, low + 0.2, color="grey", alpha=0.15, linewidth=0)
+    for i in range(outputs.shape[1]):
+        ax.plot(steps, outputs[:, i], linewidth=1.2, label=f"G output {i}")
+    ax.set_ylim(-0.02, 1.15)
+    ax.set_xlabel("step (grey bands: where the real samples' numbers lie, high-low-high-low)")
+    ax.set_ylabel("G's output (batch mean)")
+    ax.legend(loc="upper center", ncols=4)
+    ax.grid(alpha=0.2)
+    save_figure(fig, path)

@@ -40,6 +40,7 @@ TRAIN_CASES = {
     "unknown device": (["--device", "TPU"], ["unknown device 'TPU'"]),
     "unknown model": (["--model", "vae"], ["unknown model 'vae'"]),
     "download without folder": (["--download"], ["--download needs a folder"]),
+    "data for the toy GAN": (["--model", "toy1010", "--limit", "5"], ["makes its own four-number samples"]),
 }
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import idx_bytes, write_mnist
-from msgan.data import batches, interleave_classes, load_digits, load_embedded, to_model_range, to_uint8
+from msgan.data import (batches, interleave_classes, load_digits, load_embedded, pattern_set, real_patterns,
+                        to_model_range, to_uint8)
 from msgan.errors import MsganError
 
 
@@ -86,3 +87,14 @@ def test_batches_shuffle_per_epoch_from_the_seed_and_drop_the_last_partial_batch
     assert epoch0 != [b.tolist() for b in batches(10, 3, seed=7, epoch=1)]  # reshuffled
     assert epoch0 != [b.tolist() for b in batches(10, 3, seed=8, epoch=0)]
     assert len(set(sum(epoch0, []))) == 9
+
+
+def test_real_patterns_are_high_low_high_low():
+    samples = real_patterns(2000, seed=1)
+    assert samples.shape == (2000, 4) and samples.dtype == np.float32
+    high, low = samples[:, [0, 2]], samples[:, [1, 3]]
+    assert high.min() >= 0.8 and high.max() <= 1 and low.min() >= 0 and low.max() <= 0.2
+    assert abs(high.mean() - 0.9) < 0.01 and abs(low.mean() - 0.1) < 0.01  # uniform over each band
+    np.testing.assert_array_equal(samples, real_patterns(2000, seed=1))
+    toy = pattern_set(batch_size=3, seed=1)
+    assert len(toy) == 3000 and (toy.labels == 0).all()  # 1,000 steps an epoch

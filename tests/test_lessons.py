@@ -60,3 +60,45 @@ def test_digit_flag_is_checked(lesson_runs):
     assert result.returncode == 2 and "needs --digit 0-9 or --digit all" in result.stderr
     result = run_script("infer.py", "--run", str(lesson_runs / "mlp-small"), "--digit", "3")
     assert result.returncode == 2 and "--digit needs a conditional model" in result.stderr
+
+
+PATTERN = np.array([1.0, 0.0, 1.0, 0.0])
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    """The toy GAN's full recipe: 10,000 steps, about 15 s."""
+    out = tmp_path_factory.mktemp("toy") / "run"
+    result = run_script("train.py", "--model", "toy1010", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def cell_values(strip: np.ndarray, row: int) -> np.ndarray:
+    """The grey levels (0..1) of one row of a heat-map strip, read at the centre of each 28-pixel cell."""
+    return strip[2 + row * 30 + 14, [2 + c * 30 + 14 for c in range(4)]] / 255
+
+
+def test_toy1010_learns_the_1010_pattern(toy_run):
+    rows = np.loadtxt(toy_run / "losses.csv", delimiter=",", skiprows=1)
+    assert rows.shape == (10_000, 10)  # epoch, step, 4 losses and probabilities, G's 4 outputs
+    assert np.abs(rows[0, 6:] - PATTERN).max() > 0.3  # it starts far from the pattern…
+    assert np.abs(rows[-1, 6:] - PATTERN).max() < 0.15  # …and learns it
+    strip = np.asarray(Image.open(toy_run / "images" / "epoch009.png"))
+    assert strip.shape == (10 * 30 + 2, 4 * 30 + 2)  # one row every 1,000 steps
+    assert np.abs(cell_values(strip, 9) - PATTERN).max() < 0.15
+    first = np.asarray(Image.open(toy_run / "images" / "epoch000.png"))
+    assert first.shape == strip.shape and (cell_values(first, 9) == 40 / 255).all()  # rows to come are empty
+    assert Image.open(toy_run / "progress.gif").n_frames == 10
+    assert Image.open(toy_run / "outputs.png").size == (800, 400)
+
+
+def test_toy1010_samples_from_its_run(toy_run, tmp_path):
+    result = run_script("infer.py", "--run", str(toy_run), "--num", "5", "--png", "--out", str(tmp_path / "s"))
+    assert result.returncode == 0, result.stderr
+    samples = np.load(tmp_path / "s" / "samples.npy")
+    assert samples.shape == (5, 4) and samples.dtype == np.float32
+    assert np.abs(samples - PATTERN).max() < 0.15
+    assert "mean output [0.9" in result.stdout
+    assert Image.open(tmp_path / "s" / "grid.png").size == (4 * 30 + 2, 5 * 30 + 2)
+    assert Image.open(tmp_path / "s" / "sample_4.png").size == (4 * 30 + 2, 32)

@@ -14,21 +14,23 @@ LABELS = np.arange(6, dtype=np.int32) % 10
 
 
 def inputs(model: str, n: int = 6):
-    z = latents(n, 100, 0, distribution=resolve({"model": model}).latent)
+    cfg = resolve({"model": model})
+    z = latents(n, cfg.latent_dim, 0, distribution=cfg.latent)
     extra = [Tensor(LABELS[:n])] if MODELS[model].conditional else []
     return Tensor(z), extra
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 def test_shapes_and_ranges(model):
-    g, d = build_generator(model, 100), build_discriminator(model)
+    g, d = build_generator(model, resolve({"model": model}).latent_dim), build_discriminator(model)
     g.set_train(False)
     d.set_train(False)
     z, extra = inputs(model)
-    images = g(z, *extra)
-    assert images.shape == (6, 1, 28, 28)
-    assert -1 <= images.asnumpy().min() and images.asnumpy().max() <= 1
-    p = d(images, *extra).asnumpy()
+    samples = g(z, *extra)
+    assert samples.shape == (6, *MODELS[model].sample_shape)
+    low = 0 if MODELS[model].kind == "pattern" else -1  # Sigmoid on the toy's [0, 1] numbers, else Tanh
+    assert low <= samples.asnumpy().min() and samples.asnumpy().max() <= 1
+    p = d(samples, *extra).asnumpy()
     assert p.shape == (6, 1) and ((p > 0) & (p < 1)).all()
     assert all(p.name.startswith("generator.") for p in g.get_parameters())
     assert all(p.name.startswith("discriminator.") for p in d.get_parameters())
@@ -55,26 +57,30 @@ def test_lesson_layer_sizes():
     assert dense(g)[0] == (128, 110) and dense(d)[0] == (512, 1568)
     embeddings = [tuple(p.shape) for p in (*g.trainable_params(), *d.trainable_params()) if "embed" in p.name]
     assert embeddings == [(10, 10), (10, 784)]
+    assert dense(build_generator("toy1010", 1)) == [(3, 1), (4, 3)]
+    assert dense(build_discriminator("toy1010")) == [(3, 4), (1, 3)]
 
 
 @pytest.mark.parametrize("model", list(MODELS))
 def test_one_compiled_step_and_strict_round_trip(model, tmp_path):
     ms.set_seed(0)
     cfg = resolve({"model": model})
-    g, d = build_generator(model, 100), build_discriminator(model)
-    step = make_train_step(g, d, *make_optimizers(g, d, cfg), loss=cfg.loss, conditional=MODELS[model].conditional)
+    spec = MODELS[model]
+    g, d = build_generator(model, cfg.latent_dim), build_discriminator(model)
+    step = make_train_step(g, d, *make_optimizers(g, d, cfg), loss=cfg.loss, d_loss=cfg.d_loss,
+                           conditional=spec.conditional)
     before = {p.name: p.asnumpy().copy() for p in (*g.trainable_params(), *d.trainable_params())}
     rng = np.random.default_rng(0)
-    out = step(Tensor(rng.uniform(-1, 1, (16, 1, 28, 28)).astype(np.float32)),
-               Tensor(latents(16, 100, 1, distribution=cfg.latent)),
+    out = step(Tensor(rng.uniform(-1, 1, (16, *spec.sample_shape)).astype(np.float32)),
+               Tensor(latents(16, cfg.latent_dim, 1, distribution=cfg.latent)),
                Tensor(rng.integers(0, 10, 16).astype(np.int32))).asnumpy()
     assert np.isfinite(out).all()
     after = {p.name: p.asnumpy() for p in (*g.trainable_params(), *d.trainable_params())}
     assert all(not np.array_equal(before[k], after[k]) for k in before)
 
     save_network(g, tmp_path / "Generator0.ckpt", checkpoint_info(0, 1, GENERATOR, model, cfg.recipe_hash()))
-    fresh = build_generator(model, 100)
+    fresh = build_generator(model, cfg.latent_dim)
     load_generator(fresh, tmp_path / "Generator0.ckpt", model)
-    z = latents(8, 100, 2, distribution=cfg.latent)
-    labels = np.arange(8, dtype=np.int32) % 10 if MODELS[model].conditional else None
+    z = latents(8, cfg.latent_dim, 2, distribution=cfg.latent)
+    labels = np.arange(8, dtype=np.int32) % 10 if spec.conditional else None
     np.testing.assert_array_equal(generate(g, z, labels), generate(fresh, z, labels))

@@ -9,6 +9,7 @@ from conftest import run_script
 from msgan.checkpoints import load_generator
 from msgan.models import build_discriminator, build_generator
 from msgan.checkpoints import load_into, read_checkpoint
+from msgan.visuals import heat_strip
 
 STEPS_PER_EPOCH = 640 // 128
 
@@ -79,3 +80,10 @@ def test_infer_png_and_ckpt_flag(tiny_run, tmp_path):
     samples = np.load(tmp_path / "p" / "samples.npy")
     for i in range(3):
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "p" / f"sample_{i}.png")), samples[i])
+
+
+def test_heat_strip_draws_one_grey_cell_per_number():
+    strip = heat_strip(np.array([[0.0, 1.0], [0.5, 2.0]]), total_rows=3, cell=4)
+    assert strip.shape == (3 * 6 + 2, 2 * 6 + 2)
+    assert strip[2, 2] == 0 and strip[2, 8] == 255 and strip[8, 2] == 128 and strip[8, 8] == 255  # clipped to 1
+    assert (strip[14:18, 2:6] == 40).all()  # the third row is still to come: frame grey

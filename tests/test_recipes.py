@@ -25,6 +25,9 @@ def test_tutorial_recipe_equals_the_defaults():
     ("mlp-small", {"lr": 3e-4, "loss": "bce", "optimizer": "adam", "latent": "normal"}),
     ("mlp-keras", {"lr": 2e-4, "beta1": 0.5, "latent": "uniform"}),
     ("cgan", {"lr": 2e-4, "beta1": 0.5, "latent": "normal"}),
+    ("dcgan", {"lr": 2e-4, "beta1": 0.5, "latent": "uniform", "batch_size": 64}),
+    ("toy1010", {"loss": "mse", "d_loss": "sum", "optimizer": "sgd", "lr": 0.01, "batch_size": 1, "epochs": 10,
+                 "latent_dim": 1, "latent": "constant"}),
 ])
 def test_recipes_reproduce_the_lessons(model, settings):
     cfg = resolve({"model": model})

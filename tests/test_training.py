@@ -3,7 +3,9 @@ import numpy as np
 from mindspore import Tensor
 
 from msgan.config import TrainConfig
+from msgan.data import real_patterns
 from msgan.models import build_discriminator, build_generator
+from msgan.sampling import latents
 from msgan.training import make_optimizers, make_train_step
 
 
@@ -78,3 +80,40 @@ def test_discriminator_update_does_not_touch_the_generator():
     make_train_step(g, d, frozen_g, opt_d)(*batch())
     for key, value in weights(g).items():
         np.testing.assert_array_equal(before[key], value, err_msg=key)
+
+
+def toy_step(d_loss: str, track_fakes: bool = False):
+    ms.set_seed(5)
+    g, d = build_generator("toy1010", 1), build_discriminator("toy1010")
+    return make_train_step(g, d, *make_optimizers(g, d, TrainConfig(optimizer="sgd", lr=0.01)), loss="mse",
+                           d_loss=d_loss, track_fakes=track_fakes), g
+
+
+def toy_batch():
+    return (Tensor(real_patterns(4, seed=0)), Tensor(latents(4, 1, 0, distribution="constant")),
+            Tensor(np.zeros(4, np.int32)))
+
+
+def test_summed_discriminator_loss_is_twice_the_mean():
+    mean, _ = toy_step("mean")
+    summed, _ = toy_step("sum")
+    np.testing.assert_allclose(summed(*toy_batch()).asnumpy()[0], 2 * mean(*toy_batch()).asnumpy()[0], rtol=1e-6)
+
+
+def test_tracked_step_reports_the_generators_output():
+    step, g = toy_step("sum", track_fakes=True)
+    g.set_train(False)
+    before = g(Tensor(np.full((1, 1), 0.5, np.float32))).asnumpy()[0]
+    out = step(*toy_batch()).asnumpy()
+    assert out.shape == (8,)
+    np.testing.assert_allclose(out[4:], before, rtol=1e-6)  # G's output at the step's start
+
+
+def test_latent_distributions():
+    assert (latents(3, 2, 0, distribution="constant") == 0.5).all()
+    near = latents(1000, 1, 0, distribution="near-constant")
+    assert abs(near.mean() - 0.5) < 0.02 and 0.05 < near.std() < 0.15
+    uniform = latents(1000, 2, 0, distribution="uniform")
+    assert uniform.min() >= 0 and uniform.max() < 1
+    np.testing.assert_array_equal(latents(5, 3, 7, 1, distribution="normal"), latents(5, 3, 7, 1))
+    assert not np.array_equal(latents(5, 3, 7, 1), latents(5, 3, 7, 2))  # separate streams
