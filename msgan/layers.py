@@ -7,6 +7,10 @@ form in 35 ms. On CPU these layers therefore gather input patches with a precomp
 gradients come from a custom bprop that uses the same gather: the weight gradient is
 patchesᵀ·dy, and the input gradient is another gather-multiply of dy through the inverse map.
 
+Where one side has few channels (DCGAN's 1-channel images), gathering patches of the wide side
+moves far more data than the work needs. There each product multiplies first and gathers the thin
+result instead (col2im): for the 64->1 transposed convolution this gathers 64x fewer numbers.
+
 Conv2d and Conv2dTranspose subclass the native layers: parameter names and shapes are the
 native ones, so one checkpoint loads on every device.
 """
@@ -86,6 +90,22 @@ def tap_groups(rel: AxisRelation, out_is_high: bool) -> list[TapGroup]:
     return groups
 
 
+def every_tap_index(rel: AxisRelation, out_is_high: bool) -> np.ndarray:
+    """(outputs, taps) flat input position each output reads through each tap, in_size**2 where it reads
+    nothing: the ungrouped map that col2im gathers through."""
+    index, _ = rel.gather_map(out_is_high)
+    size_in = rel.low if out_is_high else rel.high
+    r, c = index[:, None, :, None], index[None, :, None, :]
+    flat = np.where((r >= 0) & (c >= 0), r * size_in + c, size_in * size_in)
+    return flat.reshape(index.shape[0] ** 2, rel.kernel ** 2)
+
+
+def _col2im_index(flat: np.ndarray, taps: int, size_in: int) -> Tensor:
+    """Rows of the (input position, tap) product that each output sums, the last row being zero."""
+    tap = np.arange(taps)[None, :]
+    return Tensor(np.where(flat < size_in * size_in, flat * taps + tap, size_in * size_in * taps).astype(np.int32))
+
+
 def _constants(groups: list[TapGroup]) -> tuple[tuple, tuple, tuple, Tensor]:
     """Index, tap and position tensors per group, and the permutation back to raster order."""
     order = np.concatenate([g.positions for g in groups])
@@ -95,22 +115,33 @@ def _constants(groups: list[TapGroup]) -> tuple[tuple, tuple, tuple, Tensor]:
             Tensor(np.argsort(order).astype(np.int32)))
 
 
+THIN = 4  # a side with at most a quarter of the other side's channels is gathered after the multiply
+
+
 class GatherMatmul(nn.Cell):
     """y[n, :, o] = sum over taps k of x[n, :, input(o, k)] · w[k, :, :], with a gather-based bprop.
 
     x is (N, C, H, W), w is (K, C, C_out), y is (N, C_out, H_out, W_out). Patches are gathered
     channels-last, so each index moves a whole row of C values, far faster than single elements.
+    A thin tensor (THIN) is gathered with the whole batch in each row instead, and a product whose
+    result is thin multiplies first and gathers the result (col2im).
     """
 
-    def __init__(self, rel: AxisRelation, out_is_high: bool):
+    def __init__(self, rel: AxisRelation, out_is_high: bool, c_in: int, c_out: int):
         super().__init__()
         self.taps = rel.kernel * rel.kernel
         self.in_size, self.out_size = (rel.low, rel.high) if out_is_high else (rel.high, rel.low)
+        self.thin_out, self.thin_in = c_out * THIN <= c_in, c_in * THIN <= c_out
         forward = tap_groups(rel, out_is_high)
         self.index, self.tap_sets, self.positions, self.unpermute = _constants(forward)
         self.tap_unpermute = Tensor(np.argsort(np.concatenate([g.taps for g in forward])).astype(np.int32))
         self.back_index, self.back_tap_sets, _, self.back_unpermute = _constants(tap_groups(rel, not out_is_high))
+        every_tap, back_every_tap = every_tap_index(rel, out_is_high), every_tap_index(rel, not out_is_high)
+        self.every_tap, self.back_every_tap = Tensor(every_tap.astype(np.int32)), Tensor(back_every_tap.astype(np.int32))
+        self.col_index = _col2im_index(every_tap, self.taps, self.in_size)
+        self.back_col_index = _col2im_index(back_every_tap, self.taps, self.out_size)
         self.append_zero = ops.Pad(((0, 0), (0, 1), (0, 0)))  # the primitive; ops.pad fails inside a bprop
+        self.append_zero_row = ops.Pad(((0, 1), (0, 0)))
         self.matmul_at = ops.MatMul(transpose_a=True)  # patchesᵀ·dy without materialising the transpose
 
     def rows(self, x):
@@ -119,6 +150,7 @@ class GatherMatmul(nn.Cell):
         return self.append_zero(x.reshape(n, c, -1).transpose(0, 2, 1))
 
     def apply(self, x, w, indexes, tap_sets, unpermute, out_size):
+        """The product through gathered patches of x, one matmul per group of outputs hearing the same taps."""
         n, c = x.shape[0], x.shape[1]
         rows = self.rows(x)
         parts = ()
@@ -130,13 +162,54 @@ class GatherMatmul(nn.Cell):
         y = ops.gather(ops.concat(parts, 1), unpermute, 1)
         return y.transpose(0, 2, 1).reshape(n, -1, out_size, out_size)
 
+    def thin_patches(self, t, every_tap):
+        """(N * outputs, taps * C) patches of a thin tensor, gathered with the whole batch in each row."""
+        n, c = t.shape[0], t.shape[1]
+        rows = self.append_zero_row(t.transpose(2, 3, 0, 1).reshape(-1, n * c))
+        patches = ops.gather(rows, every_tap, 0)  # (outputs, taps, N * C)
+        return patches.reshape(-1, self.taps, n, c).transpose(2, 0, 1, 3).reshape(-1, self.taps * c)
+
+    def apply_thin(self, x, w, every_tap, out_size):
+        """The product through patches of a thin x."""
+        n, c_out = x.shape[0], w.shape[2]
+        y = ops.matmul(self.thin_patches(x, every_tap), w.reshape(-1, c_out)).reshape(n, -1, c_out)
+        return y.transpose(0, 2, 1).reshape(n, c_out, out_size, out_size)
+
+    def apply_col2im(self, x, w, col_index, out_size):
+        """The product for a thin result: x·w for every (input position, tap), then each output sums its rows."""
+        n, c, c_out = x.shape[0], x.shape[1], w.shape[2]
+        products = ops.matmul(w.transpose(0, 2, 1).reshape(-1, c), x.transpose(1, 0, 2, 3).reshape(c, -1))
+        products = products.reshape(self.taps, c_out, n, -1).transpose(3, 0, 2, 1).reshape(-1, n * c_out)
+        y = ops.gather(self.append_zero_row(products), col_index, 0).sum(axis=1)  # (outputs, N * C_out)
+        return y.reshape(-1, n, c_out).transpose(1, 2, 0).reshape(n, c_out, out_size, out_size)
+
     def construct(self, x, w):
+        if self.thin_out:
+            return self.apply_col2im(x, w, self.col_index, self.out_size)
+        if self.thin_in:
+            return self.apply_thin(x, w, self.every_tap, self.out_size)
         return self.apply(x, w, self.index, self.tap_sets, self.unpermute, self.out_size)
 
-    def bprop(self, x, w, out, dout):
+    def input_grad(self, dout, w):
+        """The same product from dy, through the opposite map, with the kernel's channels swapped."""
+        w_back = w.transpose(0, 2, 1)
+        if self.thin_in:
+            return self.apply_col2im(dout, w_back, self.back_col_index, self.in_size)
+        if self.thin_out:
+            return self.apply_thin(dout, w_back, self.back_every_tap, self.in_size)
+        return self.apply(dout, w_back, self.back_index, self.back_tap_sets, self.back_unpermute, self.in_size)
+
+    def weight_grad(self, x, dout):
+        """dw[k] = sum over outputs o of x[input(o, k)]ᵀ · dy[o], gathering whichever side is thin."""
         n, c_in, c_out = x.shape[0], x.shape[1], dout.shape[1]
-        rows = self.rows(x)
+        if self.thin_out:  # dy gathered over x's positions
+            heard = self.thin_patches(dout, self.back_every_tap)  # (N * inputs, taps * C_out)
+            dw = self.matmul_at(x.reshape(n, c_in, -1).transpose(0, 2, 1).reshape(-1, c_in), heard)
+            return dw.reshape(c_in, self.taps, c_out).transpose(1, 0, 2)
         dy = dout.reshape(n, c_out, -1).transpose(0, 2, 1)
+        if self.thin_in:
+            return self.matmul_at(self.thin_patches(x, self.every_tap), dy.reshape(-1, c_out)).reshape(-1, c_in, c_out)
+        rows = self.rows(x)
         parts = ()
         for i in range(len(self.index)):
             index, positions = self.index[i], self.positions[i]
@@ -144,12 +217,10 @@ class GatherMatmul(nn.Cell):
             patches = ops.gather(rows, index, 1).reshape(n * p, t * c_in)
             dy_group = ops.gather(dy, positions, 1).reshape(n * p, c_out)
             parts += (self.matmul_at(patches, dy_group).reshape(t, c_in, c_out),)
-        dw = ops.gather(ops.concat(parts, 0), self.tap_unpermute, 0)
-        # Input gradient: the same gather-multiply from dy, through the opposite map, with the
-        # kernel's channels swapped.
-        dx = self.apply(dout, w.transpose(0, 2, 1), self.back_index, self.back_tap_sets,
-                        self.back_unpermute, self.in_size)
-        return dx, dw
+        return ops.gather(ops.concat(parts, 0), self.tap_unpermute, 0)
+
+    def bprop(self, x, w, out, dout):
+        return self.input_grad(dout, w), self.weight_grad(x, dout)
 
 
 def _use_matmul(matmul: Optional[bool]) -> bool:
@@ -166,7 +237,7 @@ class Conv2d(nn.Conv2d):
         if self.use_matmul:
             pad = same_padding(in_size, kernel_size, stride)[0]
             rel = AxisRelation(low=-(-in_size // stride), high=in_size, kernel=kernel_size, stride=stride, offset=pad)
-            self.gather_matmul = GatherMatmul(rel, out_is_high=False)
+            self.gather_matmul = GatherMatmul(rel, out_is_high=False, c_in=in_channels, c_out=out_channels)
 
     def construct(self, x):
         if not self.use_matmul:
@@ -186,7 +257,7 @@ class Conv2dTranspose(nn.Conv2dTranspose):
         if self.use_matmul:
             crop = (kernel_size - stride) // 2  # of the full (in-1)*stride + kernel output
             rel = AxisRelation(low=in_size, high=in_size * stride, kernel=kernel_size, stride=stride, offset=crop)
-            self.gather_matmul = GatherMatmul(rel, out_is_high=True)
+            self.gather_matmul = GatherMatmul(rel, out_is_high=True, c_in=in_channels, c_out=out_channels)
 
     def construct(self, x):
         if not self.use_matmul:

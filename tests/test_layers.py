@@ -13,6 +13,8 @@ CASES = [  # (layer, in_channels, out_channels, stride, in_size): the shapes DCG
     (Conv2dTranspose, 6, 4, 1, 7),
     (Conv2dTranspose, 4, 3, 2, 7),
     (Conv2dTranspose, 3, 1, 2, 14),
+    (Conv2d, 1, 4, 2, 28),  # a thin input: its gradient is gathered after the multiply (col2im)
+    (Conv2dTranspose, 4, 1, 2, 14),  # a thin output: the forward and the weight gradient are col2im
 ]
 
 
@@ -24,7 +26,7 @@ def value_and_grads(layer, x):
     return ms.value_and_grad(loss, 0, layer.trainable_params())(x)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].__name__}-s{c[3]}-{c[4]}")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].__name__}-{c[1]}to{c[2]}-s{c[3]}-{c[4]}")
 def test_matmul_path_matches_native(case):
     cls, c_in, c_out, stride, size = case
     ms.set_seed(0)
@@ -56,3 +58,11 @@ def test_strided_upsampling_skips_the_taps_it_never_hears():
     # the gradient direction (14x14 -> 7x7) hears every tap: one group
     (back,) = tap_groups(rel, out_is_high=False)
     assert back.index.shape == (49, 25)
+
+
+def test_dcgan_image_sides_are_gathered_after_the_multiply():
+    first, last = Conv2d(1, 64, 5, 2, 28, matmul=True), Conv2dTranspose(64, 1, 5, 2, 14, matmul=True)
+    wide = Conv2dTranspose(256, 128, 5, 1, 7, matmul=True)
+    assert first.gather_matmul.thin_in and not first.gather_matmul.thin_out
+    assert last.gather_matmul.thin_out and not last.gather_matmul.thin_in
+    assert not (wide.gather_matmul.thin_in or wide.gather_matmul.thin_out)
