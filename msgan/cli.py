@@ -15,7 +15,8 @@ EXIT_USAGE = 2
 def train_parser() -> argparse.ArgumentParser:
     """Flags left out stay out of the result, so that the recipe decides them (see config.resolve)."""
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="train.py", description="Train a GAN on MNIST digits with MindSpore.",
+    p = argparse.ArgumentParser(prog="train.py",
+                                description="Train a GAN on MNIST digits (or the toy 1010 pattern) with MindSpore.",
                                 argument_default=argparse.SUPPRESS,
                                 epilog="Defaults come from the model's recipe, configs/<model>.yaml; "
                                        "the values shown are those of the default model, mlp.")
@@ -27,8 +28,10 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
     p.add_argument("--latent-dim", type=int, help=f"default {d.latent_dim}")
-    p.add_argument("--latent", help=f"latent distribution: normal or uniform (on [0, 1]); default {d.latent}")
+    p.add_argument("--latent", help="latent distribution: normal, uniform (on [0, 1]), constant (0.5) or "
+                                    f"near-constant (0.5 plus small noise); default {d.latent}")
     p.add_argument("--loss", help=f"bce or mse; default {d.loss}")
+    p.add_argument("--d-loss", help=f"D's loss on real and fake: their mean or their sum; default {d.d_loss}")
     p.add_argument("--optimizer", help=f"adam or sgd; default {d.optimizer}")
     p.add_argument("--lr", type=float, help=f"learning rate of both networks; default {d.lr}")
     p.add_argument("--beta1", type=float, help=f"Adam beta1; default {d.beta1}")
@@ -43,7 +46,8 @@ def train_parser() -> argparse.ArgumentParser:
 
 def infer_parser() -> argparse.ArgumentParser:
     """infer.py's flags."""
-    p = argparse.ArgumentParser(prog="infer.py", description="Draw digits from a trained generator checkpoint.",
+    p = argparse.ArgumentParser(prog="infer.py",
+                                description="Draw digits (or the toy GAN's numbers) from a trained generator checkpoint.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--ckpt", help="a Generator*.ckpt file")
@@ -54,7 +58,7 @@ def infer_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", action="store_true", help="also write one PNG per sample")
     p.add_argument("--model", help="architecture, when the run folder has no config.yaml")
     p.add_argument("--latent-dim", type=int, help="latent size, when the run folder has no config.yaml")
-    p.add_argument("--latent", help="latent distribution (normal or uniform), when the run folder has no config.yaml")
+    p.add_argument("--latent", help="latent distribution, when the run folder has no config.yaml")
     p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
     p.add_argument("--batch-size", type=int, default=256, help="digits generated per batch")
     p.add_argument("--digit", help="conditional models: a digit 0-9 to draw, or 'all' for one row per digit")

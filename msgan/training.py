@@ -98,8 +98,8 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
         fake, pull_back = ms.vjp(make_fakes, z, labels, weights=opt_g.parameters)
         (loss_d, (d_real, d_fake)), grads = grad_d(real, ops.stop_gradient(fake), labels)
         opt_d(grads)
-        loss_g, d_fake_batch = grad_g(fake, labels)
-        opt_g(pull_back(d_fake_batch)[1])
+        loss_g, grad_fake = grad_g(fake, labels)
+        opt_g(pull_back(grad_fake)[1])  # [0] would be the gradients of z and labels
         stats = ops.stack([loss_d, loss_g, d_real, d_fake])
         return ops.concat((stats, fake.mean(0).reshape(-1))) if track_fakes else stats
 
