@@ -66,6 +66,13 @@ class TapGroup:
     index: np.ndarray      # (P, T) flat input positions; in_size**2 means "read a zero"
 
 
+def flat_positions(rows: np.ndarray, cols: np.ndarray, size_in: int) -> np.ndarray:
+    """(row outputs, col outputs, row taps, col taps) flat input positions from per-axis (outputs, taps)
+    indexes; size_in**2, the zero row, where either axis falls outside."""
+    r, c = rows[:, None, :, None], cols[None, :, None, :]
+    return np.where((r >= 0) & (c >= 0), r * size_in + c, size_in * size_in)
+
+
 def tap_groups(rel: AxisRelation, out_is_high: bool) -> list[TapGroup]:
     """Split a square map into groups whose outputs share their taps (one group unless strided upsampling).
 
@@ -79,9 +86,7 @@ def tap_groups(rel: AxisRelation, out_is_high: bool) -> list[TapGroup]:
     groups = []
     for rows, row_taps in classes:
         for cols, col_taps in classes:
-            r = index[rows][:, row_taps][:, None, :, None]
-            c = index[cols][:, col_taps][None, :, None, :]
-            flat = np.where((r >= 0) & (c >= 0), r * size_in + c, size_in * size_in)
+            flat = flat_positions(index[rows][:, row_taps], index[cols][:, col_taps], size_in)
             groups.append(TapGroup(
                 positions=(rows[:, None] * size_out + cols[None, :]).ravel(),
                 taps=(row_taps[:, None] * rel.kernel + col_taps[None, :]).ravel(),
@@ -94,9 +99,7 @@ def every_tap_index(rel: AxisRelation, out_is_high: bool) -> np.ndarray:
     """(outputs, taps) flat input position each output reads through each tap, in_size**2 where it reads
     nothing: the ungrouped map that col2im gathers through."""
     index, _ = rel.gather_map(out_is_high)
-    size_in = rel.low if out_is_high else rel.high
-    r, c = index[:, None, :, None], index[None, :, None, :]
-    flat = np.where((r >= 0) & (c >= 0), r * size_in + c, size_in * size_in)
+    flat = flat_positions(index, index, rel.low if out_is_high else rel.high)
     return flat.reshape(index.shape[0] ** 2, rel.kernel ** 2)
 
 
