@@ -1,54 +1,73 @@
-"""Saving and strictly loading network checkpoints, with msgan's metadata inside each file."""
+"""Saving and strictly loading checkpoints, with msgan's metadata inside each file.
+
+Two kinds: a network's weights (Generator<E>.ckpt, Discriminator<E>.ckpt, as the tutorial saves them),
+and the resume state (resume.ckpt): both networks, both optimizers, where the run stands and its loss
+history, in one file, so that one atomic rename moves a run from one consistent point to the next.
+"""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Union
 
 import mindspore as ms
-from mindspore import nn
+import numpy as np
+from mindspore import Parameter, Tensor, nn
 
 import msgan
 from msgan.errors import MsganError
-from msgan.files import atomic_path
+from msgan.files import atomic_path, quiet_logging
 
 META_PREFIX = "msgan_"
-GENERATOR, DISCRIMINATOR = "generator", "discriminator"
+GENERATOR, DISCRIMINATOR, STATE = "generator", "discriminator", "state"
+INFO_FIELDS = ("network", "model", "epoch", "step", "batch", "recipe_hash", "version")
 
 
 @dataclass
 class CheckpointInfo:
     """What msgan records in a checkpoint beside the weights."""
 
-    network: str      # "generator" or "discriminator"
+    network: str      # "generator", "discriminator" or "state"
     model: str        # registry name, e.g. "mlp"
-    epoch: int
-    step: int
+    epoch: int        # weights: the epoch just finished; state: the epoch to go on with
+    step: int         # steps done in the whole run
     recipe_hash: str
     version: str
+    batch: int = 0    # state: batches of `epoch` already done (a run stopped mid-epoch resumes there)
+
+
+def _save(contents: Union[nn.Cell, list], path: str | os.PathLike, info: CheckpointInfo,
+          extras: dict[str, np.ndarray]) -> None:
+    """Write `contents` with `info` and `extras` atomically, with a CRC."""
+    meta = {f"{META_PREFIX}{name}": getattr(info, name) for name in INFO_FIELDS}
+    # save_checkpoint silently drops empty arrays; readers treat a missing one as empty
+    meta.update({f"{META_PREFIX}{name}": Tensor(value) for name, value in extras.items() if np.size(value)})
+    with atomic_path(path) as tmp, quiet_logging():
+        ms.save_checkpoint(contents, tmp, append_dict=meta, crc_check=True)
 
 
 def save_network(net: nn.Cell, path: str | os.PathLike, info: CheckpointInfo) -> None:
-    """Write `net`'s parameters (BatchNorm statistics included) and `info` atomically, with a CRC."""
-    meta = {
-        f"{META_PREFIX}network": info.network,
-        f"{META_PREFIX}model": info.model,
-        f"{META_PREFIX}epoch": info.epoch,
-        f"{META_PREFIX}step": info.step,
-        f"{META_PREFIX}recipe_hash": info.recipe_hash,
-        f"{META_PREFIX}version": info.version,
-    }
-    with atomic_path(path) as tmp:
-        ms.save_checkpoint(net, tmp, append_dict=meta, crc_check=True)
+    """Write `net`'s parameters (BatchNorm statistics included) and `info`."""
+    _save(net, path, info, {})
 
 
-def _as_int(value) -> int:
-    """save_checkpoint stores int metadata as a 0-d Parameter; read it back as a Python int."""
-    return int(value.asnumpy()) if hasattr(value, "asnumpy") else int(value)
+def save_state(params: list[Parameter], path: str | os.PathLike, info: CheckpointInfo,
+               extras: dict[str, np.ndarray]) -> None:
+    """Write the resume state: `params` (weights and optimizer state) by name, `info`, and `extras` (history)."""
+    _save([{"name": p.name, "data": p} for p in params], path, info, extras)
 
 
-def read_checkpoint(path: str | os.PathLike) -> tuple[dict, CheckpointInfo]:
-    """Read a checkpoint file into (parameters, info); any damage is one clear MsganError."""
+def _plain(value):
+    """save_checkpoint stores metadata as Parameters; read it back as a Python number or a NumPy array."""
+    if not hasattr(value, "asnumpy"):
+        return value
+    array = value.asnumpy()
+    return array.item() if array.ndim == 0 else array
+
+
+def read_checkpoint_extras(path: str | os.PathLike) -> tuple[dict, CheckpointInfo, dict]:
+    """Read a checkpoint file into (parameters, info, extras); any damage is one clear MsganError."""
     path = Path(path)
     if not path.is_file():
         raise MsganError(f"checkpoint {path} does not exist: pass a .ckpt file from a run's checkpoints/ folder")
@@ -56,26 +75,33 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, CheckpointInfo]:
         raise MsganError(f"checkpoint {path} is empty (0 bytes), probably from an interrupted copy: "
                          "use another checkpoint of the run")
     try:
-        contents = ms.load_checkpoint(str(path), crc_check=True)
+        with quiet_logging():
+            contents = ms.load_checkpoint(str(path), crc_check=True)
     except (ValueError, RuntimeError, TypeError) as err:
         raise MsganError(f"checkpoint {path} is damaged or truncated and cannot be read: "
                          "use another checkpoint of the run") from err
-    meta = {k[len(META_PREFIX):]: v for k, v in contents.items() if k.startswith(META_PREFIX)}
+    meta = {k[len(META_PREFIX):]: _plain(v) for k, v in contents.items() if k.startswith(META_PREFIX)}
     params = {k: v for k, v in contents.items() if not k.startswith(META_PREFIX)}
     if "network" not in meta:
         raise MsganError(f"{path} was not written by msgan (no msgan metadata): "
                          "train with `python train.py` to get a loadable checkpoint")
     info = CheckpointInfo(
-        network=str(meta["network"]), model=str(meta["model"]),
-        epoch=_as_int(meta["epoch"]), step=_as_int(meta["step"]),
-        recipe_hash=str(meta["recipe_hash"]), version=str(meta["version"]),
+        network=str(meta.pop("network")), model=str(meta.pop("model")),
+        epoch=int(meta.pop("epoch")), step=int(meta.pop("step")),
+        recipe_hash=str(meta.pop("recipe_hash")), version=str(meta.pop("version")),
+        batch=int(meta.pop("batch", 0)),
     )
+    return params, info, meta
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, CheckpointInfo]:
+    """A network checkpoint's (parameters, info)."""
+    params, info, _ = read_checkpoint_extras(path)
     return params, info
 
 
-def load_into(net: nn.Cell, params: dict, source: str) -> None:
-    """Load `params` into `net` strictly: every name present, every shape equal, nothing left over."""
-    expected = {p.name: tuple(p.shape) for p in net.get_parameters()}
+def check_fit(expected: dict[str, tuple], params: dict, source: str) -> None:
+    """Refuse `params` unless they hold every expected name with its shape, and nothing else."""
     found = {name: tuple(p.shape) for name, p in params.items()}
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
@@ -88,22 +114,35 @@ def load_into(net: nn.Cell, params: dict, source: str) -> None:
         ) if part)
         raise MsganError(f"{source} does not fit this network ({detail}): "
                          "pick the --model and --latent-dim it was trained with")
+
+
+def load_into(net: nn.Cell, params: dict, source: str) -> None:
+    """Load `params` into `net` strictly: every name present, every shape equal, nothing left over."""
+    check_fit({p.name: tuple(p.shape) for p in net.get_parameters()}, params, source)
     not_loaded, _ = ms.load_param_into_net(net, params, strict_load=True)
     if not_loaded:  # cannot happen after the checks above; never continue half-loaded
         raise MsganError(f"{source}: parameters {not_loaded[:3]} were not loaded")
+
+
+def assign_state(targets: list[Parameter], params: dict, source: str) -> None:
+    """Set every Parameter in `targets` from `params` by name, strictly, keeping each target's dtype."""
+    check_fit({p.name: tuple(p.shape) for p in targets}, params, source)
+    for target in targets:
+        target.set_data(Tensor(params[target.name].asnumpy(), dtype=target.dtype))
 
 
 def load_generator(net: nn.Cell, path: str | os.PathLike, model: str) -> CheckpointInfo:
     """Load a generator checkpoint of `model` into `net`, refusing anything else."""
     params, info = read_checkpoint(path)
     if info.network != GENERATOR:
-        raise MsganError(f"{path} is a {info.network} checkpoint; sampling needs a Generator*.ckpt file")
+        what = "a resume state" if info.network == STATE else f"a {info.network} checkpoint"
+        raise MsganError(f"{path} is {what}; sampling needs a Generator*.ckpt file")
     if info.model != model:
         raise MsganError(f"{path} holds a '{info.model}' generator, not '{model}': pass --model {info.model}")
     load_into(net, params, str(path))
     return info
 
 
-def checkpoint_info(epoch: int, step: int, network: str, model: str, recipe_hash: str) -> CheckpointInfo:
+def checkpoint_info(epoch: int, step: int, network: str, model: str, recipe_hash: str, batch: int = 0) -> CheckpointInfo:
     """The metadata for a checkpoint written now by this msgan."""
-    return CheckpointInfo(network, model, epoch, step, recipe_hash, msgan.__version__)
+    return CheckpointInfo(network, model, epoch, step, recipe_hash, msgan.__version__, batch)

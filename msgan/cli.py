@@ -9,8 +9,6 @@ from msgan.config import TrainConfig, resolve
 from msgan.errors import MsganError
 from msgan.models import MODELS
 
-EXIT_USAGE = 2
-
 
 def train_parser() -> argparse.ArgumentParser:
     """Flags left out stay out of the result, so that the recipe decides them (see config.resolve)."""
@@ -41,6 +39,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--pynative", action="store_true", help="run the step uncompiled (slow; for debugging)")
     p.add_argument("--out", help="run folder (new or empty); default: a new folder under runs/")
     p.add_argument("--grid-size", type=int, help=f"the epoch sample grid is N x N; default {d.grid_size}")
+    p.add_argument("--keep-last", type=int, help="keep only the newest N epochs' checkpoints (default: keep all)")
+    p.add_argument("--resume", metavar="RUN", help="continue a stopped run exactly where it stopped: its folder, "
+                                                   "or its checkpoints/resume.ckpt; --epochs sets the new total")
     return p
 
 
@@ -66,12 +67,12 @@ def infer_parser() -> argparse.ArgumentParser:
 
 
 def run_reporting_errors(task: Callable[[], object]) -> int:
-    """Run `task`; an MsganError is printed as one line on stderr with exit status 2."""
+    """Run `task`; an MsganError is printed as one line on stderr, with its exit status (2 for an error)."""
     try:
         task()
     except MsganError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        print(err.line(), file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -79,9 +80,12 @@ def run_reporting_errors(task: Callable[[], object]) -> int:
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:
-    from msgan.training import train
+    from msgan.training import resume, train
 
     args = vars(train_parser().parse_args(argv))
+    run = args.pop("resume", None)
+    if run is not None:
+        return run_reporting_errors(lambda: resume(run, args))
     return run_reporting_errors(lambda: train(resolve(args)))
 
 

@@ -53,6 +53,7 @@ class TrainConfig:
     pynative: bool = False          # run the step uncompiled, the tutorial's way, for debugging
     out: Optional[str] = None       # run folder; a new one under runs/ when not given
     grid_size: int = 10             # the per-epoch sample grid is grid_size x grid_size
+    keep_last: Optional[int] = None  # keep the newest N epochs' checkpoints; None keeps all, as the tutorial does
     config: Optional[str] = None    # the recipe file these settings started from
 
     def recipe(self) -> dict[str, Any]:
@@ -145,9 +146,9 @@ def resolve(flags: dict[str, Any]) -> TrainConfig:
 def check_ranges(cfg: TrainConfig) -> None:
     """Refuse impossible numbers before anything is loaded or created."""
     check_values(dataclasses.asdict(cfg), "settings")
-    for name in ("epochs", "batch_size", "latent_dim", "grid_size"):
+    for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last"):
         value = getattr(cfg, name)
-        if value < 1:
+        if value is not None and value < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if cfg.lr <= 0:
         raise MsganError(f"--lr must be positive, got {cfg.lr}")
@@ -156,3 +157,19 @@ def check_ranges(cfg: TrainConfig) -> None:
 def from_dict(values: dict[str, Any]) -> TrainConfig:
     """Rebuild a TrainConfig from a saved config.yaml, ignoring the recorded extras."""
     return TrainConfig(**{k: v for k, v in values.items() if k in FIELD_TYPES})
+
+
+# What a resumed run may change: everything else would make it another run.
+RESUME_MAY_CHANGE = ("epochs", "keep_last", "device", "pynative")
+
+
+def resumed(saved: dict[str, Any], flags: dict[str, Any], run: str) -> TrainConfig:
+    """A run's saved settings with the flags given beside --resume, refusing any that would change the run."""
+    check_values(flags, "command line")
+    for key, value in flags.items():
+        if key not in RESUME_MAY_CHANGE and value != saved.get(key):
+            flag = f"--{key.replace('_', '-')}"
+            allowed = ", ".join(f"--{k.replace('_', '-')}" for k in RESUME_MAY_CHANGE)
+            raise MsganError(f"{run} was trained with {key} {saved.get(key)!r}, not {value!r}: leave out {flag} "
+                             f"to resume it (a resumed run may change only {allowed}), or start a new run")
+    return from_dict({**saved, **flags})

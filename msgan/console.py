@@ -19,14 +19,15 @@ def format_seconds(seconds: float) -> str:
 class Progress:
     """Reports epoch, step, both losses, steps/s and ETA while training runs."""
 
-    def __init__(self, total_steps: int, epochs: int, every_s: float = 5.0):
-        self.total_steps, self.epochs, self.every_s = total_steps, epochs, every_s
+    def __init__(self, total_steps: int, epochs: int, done: int = 0, every_s: float = 5.0):
+        """`done` steps were taken before this process started (a resumed run)."""
+        self.total_steps, self.epochs, self.done, self.every_s = total_steps, epochs, done, every_s
         self.start = self.last_print = time.perf_counter()
         self.bar = None
         if _interactive():
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True, file=sys.stdout)
+            self.bar = tqdm(total=total_steps, initial=done, unit="step", dynamic_ncols=True, file=sys.stdout)
 
     def update(self, epoch: int, step: int, loss_d: float, loss_g: float) -> None:
         """Called after each step; `step` counts from 1 over the whole run."""
@@ -38,7 +39,7 @@ class Progress:
         now = time.perf_counter()
         if now - self.last_print >= self.every_s:
             self.last_print = now
-            rate = step / (now - self.start)
+            rate = (step - self.done) / (now - self.start)
             eta = (self.total_steps - step) / rate
             print(f"epoch {epoch + 1}/{self.epochs}  step {step}/{self.total_steps}  "
                   f"loss_d {loss_d:.3f}  loss_g {loss_g:.3f}  {rate:.1f} steps/s  ETA {format_seconds(eta)}", flush=True)

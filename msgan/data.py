@@ -5,6 +5,10 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +17,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from msgan.errors import MsganError
+from msgan.files import TMP_PREFIX, atomic_path, write_error
 
 TUTORIAL_URL = "https://mindspore-website.obs.cn-north-4.myhuaweicloud.com/notebook/datasets/MNIST_Data.zip"
 IMAGES_MAGIC = 2051  # idx3: unsigned bytes, 3 dimensions
@@ -144,20 +149,58 @@ def load_idx_folder(root: Path) -> Digits:
     return Digits(images, labels.astype(np.int32), str(root))
 
 
-def download_mnist(root: Path) -> None:
-    """Fetch and unpack the tutorial's MNIST_Data.zip into `root`, unless the files are already there."""
+def download_mnist(root: Path, url: str = TUTORIAL_URL) -> None:
+    """Fetch the tutorial's MNIST_Data.zip and unpack it into `root`, unless the files are already there."""
     try:
         find_idx_files(root)
-        return  # never overwrite data the user already has
+        return  # never download over data the user already has
     except MsganError:
         pass
-    from download import download  # only needed here; imported late so tests never touch it
-
+    print(f"msgan: downloading {url} into {root}", flush=True)
     try:
-        download(TUTORIAL_URL, str(root), kind="zip", replace=False)
-    except Exception as err:  # the download package raises bare exceptions for network errors
-        raise MsganError(f"could not download {TUTORIAL_URL} ({err}): check the network, "
-                         f"or unpack MNIST_Data.zip into {root} yourself") from err
+        fd, archive = tempfile.mkstemp(dir=root, prefix=f"{TMP_PREFIX}MNIST_Data-", suffix=".zip")
+    except OSError as err:
+        raise write_error(root / "MNIST_Data.zip", err) from err
+    try:
+        try:
+            with os.fdopen(fd, "wb") as f, urllib.request.urlopen(url, timeout=60) as response:
+                shutil.copyfileobj(response, f)
+        except (OSError, ValueError) as err:  # URLError and socket timeouts are OSErrors
+            raise MsganError(f"could not download {url} ({getattr(err, 'reason', err)}): check the network, "
+                             f"or unpack MNIST_Data.zip into {root} yourself") from err
+        unpack_zip(Path(archive), root)
+    finally:
+        os.remove(archive)  # only the unpacked files are kept
+
+
+def unpack_zip(archive: Path, root: Path) -> None:
+    """Unpack `archive` into `root` after checking every member's CRC and path; refuse to overwrite anything.
+
+    Each file is written under a temporary name and renamed, so an interrupted unpack leaves no
+    half-written idx file under a real name.
+    """
+    root = root.resolve()
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            damaged = zf.testzip()
+            if damaged is not None:
+                raise MsganError(f"{archive.name} is damaged ({damaged} fails its CRC check): download it again")
+            members = [m for m in zf.infolist() if not m.is_dir()]
+            for member in members:
+                target = (root / member.filename).resolve()
+                if not target.is_relative_to(root):
+                    raise MsganError(f"{archive.name} holds '{member.filename}', which would land outside {root}: "
+                                     "refusing to unpack it; get MNIST_Data.zip from the tutorial's address")
+                if target.exists():
+                    raise MsganError(f"{target} already exists and msgan never overwrites your files: "
+                                     "move it away, or point --data at the folder that holds MNIST")
+            for member in members:
+                target = root / member.filename
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with atomic_path(target) as tmp, zf.open(member) as src, open(tmp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, EOFError) as err:
+        raise MsganError(f"{archive.name} is not a readable zip archive ({err}): download it again") from err
 
 
 def load_digits(data: str, download: bool = False, limit: Optional[int] = None) -> Digits:
@@ -169,7 +212,11 @@ def load_digits(data: str, download: bool = False, limit: Optional[int] = None) 
     else:
         root = Path(data).expanduser()
         if download:
-            os.makedirs(root, exist_ok=True)
+            try:
+                os.makedirs(root, exist_ok=True)
+            except OSError as err:
+                raise MsganError(f"cannot create data folder {root} ({err.strerror}): pass --data with a folder "
+                                 "you can write to") from err
             download_mnist(root)
         elif not root.is_dir():
             raise MsganError(f"data folder {root} does not exist: give a folder of MNIST idx files, "

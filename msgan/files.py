@@ -1,11 +1,16 @@
-"""Atomic file writes: a file under its real name is always complete."""
+"""Atomic file writes: a file under its real name is always complete, and a failed write is one clear error."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from msgan.errors import MsganError
+
+TMP_PREFIX = ".tmp-"
 
 
 @contextlib.contextmanager
@@ -14,9 +19,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
 
     The temporary name keeps the suffix (some writers append one otherwise) but starts with
     '.tmp-', so no glob for real files (`Generator*.ckpt`, `*.png`) ever sees a half-written file.
+    A write that fails for lack of space or permission becomes one MsganError naming the file.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".tmp-{path.stem}-", suffix=path.suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TMP_PREFIX}{path.stem}-", suffix=path.suffix)
+    except OSError as err:
+        raise write_error(path, err) from err
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
     try:
@@ -24,9 +33,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        raise write_error(path, err) from err
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        # MindSpore's save_checkpoint writes through its own '<name>.tmp' beside ours and leaves it on failure.
+        for leftover in (Path(tmp), Path(tmp).with_suffix(".tmp")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def write_error(path: Path, err: OSError) -> MsganError:
+    """The one-line message for a file that could not be written."""
+    return MsganError(f"cannot write {path} ({err.strerror or err}): free some disk space, "
+                      "or choose an output folder you can write to")
+
+
+def remove_leftovers(folder: Path) -> None:
+    """Delete the temporary files of writes that a killed process never finished."""
+    for leftover in folder.rglob(f"{TMP_PREFIX}*"):
+        if leftover.is_file():
+            leftover.unlink()
+
+
+@contextlib.contextmanager
+def quiet_logging() -> Iterator[None]:
+    """Silence log records (MindSpore logs a CRITICAL line beside the exception it raises for a failed
+    save), so that the user sees msgan's one error line alone."""
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _umask() -> int:

@@ -5,6 +5,7 @@ import csv
 import io
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -16,6 +17,15 @@ from msgan.files import write_text
 
 LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake")
 PATTERN_COLUMNS = ("g_out0", "g_out1", "g_out2", "g_out3")  # the toy GAN's outputs, logged beside its losses
+
+
+@dataclass
+class Position:
+    """Where a run stands: `batch` batches of `epoch` done, `step` steps in all."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
 
 
 class RunFolder:
@@ -30,6 +40,7 @@ class RunFolder:
         self.loss_png = root / "loss.png"
         self.gif = root / "progress.gif"
         self.outputs_png = root / "outputs.png"  # the toy GAN only
+        self.resume_state = self.checkpoints / "resume.ckpt"  # what --resume continues from
 
     def generator_ckpt(self, epoch: int) -> Path:
         return self.checkpoints / f"Generator{epoch}.ckpt"
@@ -45,9 +56,12 @@ def create_run_folder(out: Optional[str], model: str) -> RunFolder:
     """A new, empty run folder: `out`, or runs/<model>-<time>; an existing run is never reused."""
     if out is not None:
         root = Path(out).expanduser()
-        if root.exists() and (not root.is_dir() or any(root.iterdir())):
-            raise MsganError(f"output folder {root} already exists and is not empty: "
-                             "choose a new --out, or leave it out for a fresh folder under runs/")
+        if root.exists() and not root.is_dir():
+            raise MsganError(f"--out {root} is a file, not a folder: choose a new --out, "
+                             "or leave it out for a fresh folder under runs/")
+        if root.exists() and any(root.iterdir()):
+            raise MsganError(f"output folder {root} already exists and is not empty: choose a new --out, "
+                             "leave it out for a fresh folder under runs/, or continue that run with --resume")
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         root = Path("runs") / f"{model}-{stamp}"
@@ -94,14 +108,28 @@ def write_losses(path: Path, rows: list[tuple], columns: tuple[str, ...] = LOSS_
     write_text(path, buffer.getvalue())
 
 
-def latest_generator(run_root: Path) -> Path:
-    """The generator checkpoint of the run's highest epoch."""
+def epoch_checkpoints(run_root: Path, network: str) -> dict[int, Path]:
+    """A run's Generator<E>.ckpt (network "Generator") or Discriminator<E>.ckpt files, by epoch."""
     found = {}
-    for path in (run_root / "checkpoints").glob("Generator*.ckpt"):
-        match = re.fullmatch(r"Generator(\d+)\.ckpt", path.name)
+    for path in (run_root / "checkpoints").glob(f"{network}*.ckpt"):
+        match = re.fullmatch(rf"{network}(\d+)\.ckpt", path.name)
         if match:
             found[int(match.group(1))] = path
+    return found
+
+
+def latest_generator(run_root: Path) -> Path:
+    """The generator checkpoint of the run's highest epoch."""
+    found = epoch_checkpoints(run_root, "Generator")
     if not found:
         raise MsganError(f"no Generator*.ckpt in {run_root / 'checkpoints'}: "
                          "pass --run with a run folder that finished at least one epoch, or --ckpt")
     return found[max(found)]
+
+
+def prune_checkpoints(run: RunFolder, keep_last: int) -> None:
+    """Delete the epoch checkpoints older than the newest `keep_last` epochs (the newest always stays)."""
+    for network in ("Generator", "Discriminator"):
+        found = epoch_checkpoints(run.root, network)
+        for epoch in sorted(found)[:-keep_last]:
+            found[epoch].unlink()

@@ -1,30 +1,32 @@
 """The GAN training step, written once for any generator/discriminator pair, and the training loop."""
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from dataclasses import dataclass, field
-from typing import Callable, ClassVar
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 import mindspore as ms
 import numpy as np
-from mindspore import Tensor, nn, ops
+from mindspore import Parameter, Tensor, nn, ops
 
-from msgan.checkpoints import DISCRIMINATOR, GENERATOR, checkpoint_info, save_network
-from msgan.config import TrainConfig, check_ranges
+from msgan.checkpoints import STATE, assign_state, read_checkpoint_extras
+from msgan.config import TrainConfig, check_ranges, resumed
 from msgan.console import Progress, format_seconds
-from msgan.data import TrainingSet, batches, digit_set, load_digits, pattern_set, to_uint8
+from msgan.data import TrainingSet, batches, digit_set, load_digits, pattern_set
 from msgan.device import select_device
-from msgan.errors import MsganError
-from msgan.models import MODELS, NUM_CLASSES, build_discriminator, build_generator
-from msgan.runs import LOSS_COLUMNS, PATTERN_COLUMNS, RunFolder, create_run_folder, write_config, write_losses
-from msgan.sampling import FIXED_NOISE, STEP_NOISE, generate, latents
-from msgan.visuals import heat_strip, make_grid, plot_losses, plot_pattern_outputs, save_gif, save_png
+from msgan.errors import MsganError, StoppedBySignal
+from msgan.files import remove_leftovers
+from msgan.models import MODELS, build_discriminator, build_generator
+from msgan.recorders import new_recorder
+from msgan.runs import (Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config,
+                        write_losses)
+from msgan.sampling import FIXED_NOISE, STEP_NOISE, latents
 
 StepFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 LOSSES = {"bce": nn.BCELoss, "mse": nn.MSELoss}
-# Drawing loss.png takes about 0.3 s, a tenth of an epoch on the 2-core CPU: redraw it at most
-# this often, and always after the last epoch. losses.csv is still written every epoch.
-PLOT_EVERY_S = 30.0
 
 
 def prefix_optimizer_state(optimizer: nn.Optimizer, prefix: str) -> None:
@@ -106,106 +108,24 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
     return ms.jit(train_step) if compiled else train_step
 
 
-def grid_labels(cfg: TrainConfig) -> np.ndarray:
-    """Digit labels for a conditional model's sample grid: row r draws digit r mod 10."""
-    return (np.arange(cfg.grid_size ** 2, dtype=np.int32) // cfg.grid_size) % NUM_CLASSES
-
-
 @dataclass
-class RunRecorder:
-    """Keeps a run's loss history and writes what each finished epoch leaves in the run folder."""
+class Networks:
+    """A run's two networks, their optimizers, and the train step over them."""
 
-    run: RunFolder
-    cfg: TrainConfig
     generator: nn.Cell
     discriminator: nn.Cell
-    steps_per_epoch: int
-    fixed_z: np.ndarray  # the noise behind every epoch's picture
-    rows: list[tuple] = field(default_factory=list)
-    last_plot: float = -PLOT_EVERY_S
-    columns: ClassVar[tuple[str, ...]] = LOSS_COLUMNS
+    opt_g: nn.Optimizer
+    opt_d: nn.Optimizer
+    train_step: StepFn
 
-    def record(self, epoch: int, step: int, values: list[float]) -> None:
-        self.rows.append((epoch, step, *values))
-
-    def epoch_means(self) -> dict[str, float]:
-        means = np.mean([row[2:6] for row in self.rows[-self.steps_per_epoch:]], axis=0)
-        return dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means))
-
-    def picture(self) -> np.ndarray:
-        """The epoch's sample grid, drawn from the fixed noise."""
-        labels = grid_labels(self.cfg) if MODELS[self.cfg.model].conditional else None
-        return make_grid(to_uint8(generate(self.generator, self.fixed_z, labels)), columns=self.cfg.grid_size)
-
-    def plot(self) -> None:
-        losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
-        plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, self.cfg.loss.upper())
-
-    def save_epoch(self, epoch: int, step: int) -> None:
-        """Both checkpoints, the epoch's picture, the GIF and the losses of a finished epoch."""
-        cfg, run = self.cfg, self.run
-        recipe = cfg.recipe_hash()
-        save_network(self.generator, run.generator_ckpt(epoch),
-                     checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
-        save_network(self.discriminator, run.discriminator_ckpt(epoch),
-                     checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
-        save_png(self.picture(), run.epoch_image(epoch))
-        save_gif([run.epoch_image(e) for e in range(epoch + 1)], run.gif)
-        write_losses(run.losses_csv, self.rows, self.columns)
-        if epoch == cfg.epochs - 1 or time.perf_counter() - self.last_plot >= PLOT_EVERY_S:
-            self.plot()
-            self.last_plot = time.perf_counter()
-
-    def summary(self) -> list[str]:
-        """The run folder's files, for the message at the end of training."""
-        run, last = self.run, self.cfg.epochs - 1
-        return [f"{run.generator_ckpt(last)} (and every epoch's Generator/Discriminator checkpoints)",
-                f"{run.epoch_image(last)} (one picture per epoch in {run.images})",
-                str(run.gif), str(run.loss_png), str(run.losses_csv), str(run.config)]
+    def state_parameters(self) -> list[Parameter]:
+        """Everything an exact resume restores: weights, BatchNorm statistics, both optimizers' moments and steps."""
+        cells = (self.generator, self.discriminator, self.opt_g, self.opt_d)
+        return list({id(p): p for cell in cells for p in cell.get_parameters()}.values())
 
 
-@dataclass
-class PatternRecorder(RunRecorder):
-    """The toy GAN's recorder: G's four outputs at every step go into losses.csv and outputs.png, and the
-    epoch picture is a heat-map strip that gains a row, G's mean output on the fixed input, every epoch."""
-
-    history: list[np.ndarray] = field(default_factory=list)
-    columns: ClassVar[tuple[str, ...]] = LOSS_COLUMNS + PATTERN_COLUMNS
-
-    def picture(self) -> np.ndarray:
-        self.history.append(generate(self.generator, self.fixed_z).mean(axis=0))
-        return heat_strip(np.array(self.history), total_rows=self.cfg.epochs)
-
-    def plot(self) -> None:
-        super().plot()
-        plot_pattern_outputs(np.array([row[6:] for row in self.rows]), self.run.outputs_png)
-
-    def summary(self) -> list[str]:
-        return [*super().summary(), f"{self.run.outputs_png} (G's four outputs at every step)"]
-
-
-def training_set(cfg: TrainConfig) -> TrainingSet:
-    """The digits the run asked for, or the toy GAN's own four-number samples."""
-    if MODELS[cfg.model].kind == "pattern":
-        if cfg.data != TrainConfig.data or cfg.download or cfg.limit is not None:
-            raise MsganError(f"'{cfg.model}' makes its own four-number samples: leave out --data, --download and --limit")
-        return pattern_set(cfg.batch_size, cfg.seed)
-    return digit_set(load_digits(cfg.data, download=cfg.download, limit=cfg.limit))
-
-
-def train(cfg: TrainConfig) -> RunFolder:
-    """Train a GAN as `cfg` says and leave a complete run folder after every epoch."""
-    check_ranges(cfg)
-    device = select_device(cfg.device, pynative=cfg.pynative)
-    data = training_set(cfg)
-    if cfg.batch_size > len(data):
-        raise MsganError(f"--batch-size {cfg.batch_size} is larger than the {len(data)} training images: "
-                         "lower --batch-size or raise --limit")
-    run = create_run_folder(cfg.out, cfg.model)
-    write_config(run, cfg)
-    print(f"msgan: training '{cfg.model}' on {data.source} on {device}, "
-          f"{'PyNative' if cfg.pynative else 'compiled graph'}; run folder {run.root}", flush=True)
-
+def build_networks(cfg: TrainConfig) -> Networks:
+    """Fresh networks, optimizers and the (compiled) train step, as the recipe says."""
     ms.set_seed(cfg.seed)
     spec = MODELS[cfg.model]
     generator, discriminator = build_generator(cfg.model, cfg.latent_dim), build_discriminator(cfg.model)
@@ -213,32 +133,178 @@ def train(cfg: TrainConfig) -> RunFolder:
     train_step = make_train_step(generator, discriminator, opt_g, opt_d, loss=cfg.loss, d_loss=cfg.d_loss,
                                  conditional=spec.conditional, track_fakes=spec.kind == "pattern",
                                  compiled=not cfg.pynative)
-    fit(cfg, run, data, generator, discriminator, train_step)
+    return Networks(generator, discriminator, opt_g, opt_d, train_step)
+
+
+def training_set(cfg: TrainConfig) -> TrainingSet:
+    """The digits the run asked for, or the toy GAN's own four-number samples, checked against the batch size."""
+    if MODELS[cfg.model].kind == "pattern":
+        if cfg.data != TrainConfig.data or cfg.download or cfg.limit is not None:
+            raise MsganError(f"'{cfg.model}' makes its own four-number samples: leave out --data, --download and --limit")
+        data = pattern_set(cfg.batch_size, cfg.seed)
+    else:
+        data = digit_set(load_digits(cfg.data, download=cfg.download, limit=cfg.limit))
+    if cfg.batch_size > len(data):
+        raise MsganError(f"--batch-size {cfg.batch_size} is larger than the {len(data)} training images: "
+                         "lower --batch-size or raise --limit")
+    return data
+
+
+def train(cfg: TrainConfig) -> RunFolder:
+    """Train a GAN as `cfg` says and leave a complete, resumable run folder after every epoch."""
+    check_ranges(cfg)
+    device = select_device(cfg.device, pynative=cfg.pynative)
+    data = training_set(cfg)
+    run = create_run_folder(cfg.out, cfg.model)
+    write_config(run, cfg)
+    print(f"msgan: training '{cfg.model}' on {data.source} on {device}, "
+          f"{'PyNative' if cfg.pynative else 'compiled graph'}; run folder {run.root}", flush=True)
+    fit(cfg, run, data, build_networks(cfg), Position(), history={})
     return run
 
 
-def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, generator: nn.Cell, discriminator: nn.Cell,
-        train_step: StepFn) -> None:
-    """The epoch loop: shuffle, step, log, and save each epoch's outputs."""
+def resume_target(target: str) -> tuple[RunFolder, Optional[int]]:
+    """The run folder that --resume names, and the epoch when it names one epoch's checkpoint."""
+    path = Path(target).expanduser()
+    if path.is_dir():
+        return RunFolder(path), None
+    if path.parent.name == "checkpoints":
+        run = RunFolder(path.parent.parent)
+        if path.name == run.resume_state.name:
+            return run, None
+        for network in ("Generator", "Discriminator"):
+            for epoch, found in epoch_checkpoints(run.root, network).items():
+                if found.name == path.name:
+                    return run, epoch
+    raise MsganError(f"--resume {target}: not a run folder nor a checkpoint in one: "
+                     "pass a folder that train.py made, such as runs/mlp-…")
+
+
+def resume(target: str, flags: dict[str, Any]) -> RunFolder:
+    """Continue a stopped run exactly where its resume state left it; refuse anything that would change the run."""
+    run, epoch = resume_target(target)
+    saved = read_config(run.root)
+    if saved is None:
+        raise MsganError(f"--resume {target}: {run.root} is not a run folder (it has no config.yaml): "
+                         "pass a folder that train.py made, such as runs/mlp-…")
+    cfg = resumed(saved, flags, str(run.root))
+    check_ranges(cfg)
+    if not run.resume_state.is_file():
+        raise MsganError(f"{run.root} has no resume state ({run.resume_state.name}): it stopped before the end of "
+                         "its first epoch, or an older msgan trained it; start a new run")
+    params, info, history = read_checkpoint_extras(run.resume_state)
+    at = Position(info.epoch, info.batch, info.step)
+    if info.network != STATE or info.recipe_hash != cfg.recipe_hash():
+        raise MsganError(f"{run.resume_state} does not belong to the settings in {run.config} "
+                         "(was config.yaml edited?): restore the run's config.yaml")
+    if epoch is not None and (at.epoch, at.batch) != (epoch + 1, 0):
+        raise MsganError(f"{Path(target).name} is not where the run stopped: its resume state, which alone holds "
+                         f"the optimizers, is at step {at.step}; pass --resume {run.root} to continue from there")
+    if at.epoch >= cfg.epochs:  # the epoch at.epoch is the next one to train, or the one in progress
+        raise MsganError(f"{run.root} has already trained {at.epoch} epochs of {cfg.epochs}: "
+                         f"pass --epochs with a larger total to train it further")
+    device = select_device(cfg.device, pynative=cfg.pynative)
+    data = training_set(cfg)
+    if len(data) != history.get("samples"):
+        raise MsganError(f"the training data now hold {len(data)} samples, but {run.root} trained on "
+                         f"{history.get('samples')}: resume with the same data")
+    nets = build_networks(cfg)
+    assign_state(nets.state_parameters(), params, str(run.resume_state))
+    remove_leftovers(run.root)  # temporary files of a write that a killed process never finished
+    write_config(run, cfg)  # the new total of epochs, --keep-last and device
+    print(f"msgan: resuming '{cfg.model}' in {run.root} at epoch {at.epoch + 1}, step {at.step}, on {device}",
+          flush=True)
+    fit(cfg, run, data, nets, at, history)
+    return run
+
+
+class StopRequests:
+    """The first Ctrl-C or SIGTERM asks training to stop after the current step, so that it can save;
+    a second one stops at once (the files on disk stay whole: every write is atomic).
+
+    The two are one request: once a compiled graph has run, MindSpore 2.10's runtime answers SIGINT
+    by raising SIGTERM (measured on CPU), so the handler cannot tell which one the user sent.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: Optional[int] = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopRequests":
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+            self.previous = {s: signal.signal(s, self._request) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _request(self, signum: int, frame) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print("\nmsgan: stop requested: finishing this step and saving the run "
+              "(press Ctrl-C again to stop at once)", flush=True)
+
+    def stopped(self, run: RunFolder, at: Position) -> StoppedBySignal:
+        """The exception that ends a stopped run, with the command that resumes it."""
+        epoch = at.epoch + 1 if at.batch else at.epoch  # counted from 1: the epoch of the last step taken
+        return StoppedBySignal(f"stopped on request (Ctrl-C or SIGTERM) after step {at.step}, in epoch {epoch}; "
+                               f"the run is saved. Resume it with: python train.py --resume {run.root}", self.signum)
+
+
+def check_finite(values: list[float], names: tuple[str, ...], run: RunFolder, epoch: int, step: int) -> None:
+    """Stop on a loss or output that is NaN or infinite, before anything of this epoch is written."""
+    if np.isfinite(values).all():
+        return
+    name, value = next((n, v) for n, v in zip(names, values) if not np.isfinite(v))
+    kept = epoch_checkpoints(run.root, "Generator")
+    last = f"the last good checkpoints are those of epoch {max(kept)}" if kept else "no epoch had finished"
+    raise MsganError(f"{name} became {value} at epoch {epoch + 1}, step {step}, and training stopped ({last}, "
+                     f"in {run.checkpoints}): lower --lr, or change --seed, and start a new run")
+
+
+def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, start: Position,
+        history: dict[str, np.ndarray]) -> None:
+    """The epoch loop from `start`: shuffle, step, log, and save each epoch's outputs and the resume state.
+
+    Each epoch's order and noise are functions of (seed, epoch) alone, so a resumed run replays them
+    and skips the batches already done.
+    """
     fixed_z = latents(cfg.grid_size ** 2, cfg.latent_dim, cfg.seed, FIXED_NOISE, distribution=cfg.latent)
     steps_per_epoch = len(data) // cfg.batch_size
-    progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs)
-    recorder_type = PatternRecorder if MODELS[cfg.model].kind == "pattern" else RunRecorder
-    recorder = recorder_type(run, cfg, generator, discriminator, steps_per_epoch, fixed_z)
-    step = 0
-    for epoch in range(cfg.epochs):
-        started = time.perf_counter()
-        noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch,
-                        distribution=cfg.latent)
-        for i, index in enumerate(batches(len(data), cfg.batch_size, cfg.seed, epoch)):
-            z = noise[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-            # loss_d, loss_g, D(x), D(G(z)) (and the toy GAN's four outputs)
-            values = train_step(Tensor(data.samples[index]), Tensor(z), Tensor(data.labels[index])).asnumpy().tolist()
-            step += 1
-            recorder.record(epoch, step, values)
-            progress.update(epoch, step, values[0], values[1])
-        recorder.save_epoch(epoch, step)
-        progress.epoch_done(epoch, recorder.epoch_means(), time.perf_counter() - started)
+    recorder = new_recorder(run, cfg, nets.generator, nets.discriminator, steps_per_epoch, fixed_z)
+    recorder.restore(history)
+    progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs, done=start.step)
+    at = start
+    with StopRequests() as stop:
+        for epoch in range(start.epoch, cfg.epochs):
+            started = time.perf_counter()
+            noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch,
+                            distribution=cfg.latent)
+            for i, index in enumerate(batches(len(data), cfg.batch_size, cfg.seed, epoch)):
+                if epoch == start.epoch and i < start.batch:
+                    continue
+                z = noise[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                # loss_d, loss_g, D(x), D(G(z)) (and the toy GAN's four outputs)
+                values = nets.train_step(Tensor(data.samples[index]), Tensor(z),
+                                         Tensor(data.labels[index])).asnumpy().tolist()
+                check_finite(values, recorder.columns[2:], run, epoch, at.step + 1)
+                at = Position(epoch, i + 1, at.step + 1)
+                recorder.record(epoch, at.step, values)
+                progress.update(epoch, at.step, values[0], values[1])
+                if stop.signum is not None and at.batch < steps_per_epoch:
+                    recorder.save_state(nets.state_parameters(), at, len(data))
+                    write_losses(run.losses_csv, recorder.rows, recorder.columns)
+                    raise stop.stopped(run, at)
+            recorder.save_epoch(epoch, at.step)
+            at = Position(epoch + 1, 0, at.step)
+            recorder.save_state(nets.state_parameters(), at, len(data))
+            progress.epoch_done(epoch, recorder.epoch_means(), time.perf_counter() - started)
+            if stop.signum is not None and epoch < cfg.epochs - 1:
+                raise stop.stopped(run, at)
     elapsed = progress.close()
     files = "".join(f"  {line}\n" for line in recorder.summary())
     print(f"msgan: done in {format_seconds(elapsed)}. Run folder {run.root}:\n{files}"

@@ -2,9 +2,10 @@
 from pathlib import Path
 import shutil
 
+import numpy as np
 import pytest
 
-from conftest import run_script, write_mnist
+from conftest import idx_bytes, run_script, write_mnist
 from msgan.device import is_available
 
 
@@ -22,23 +23,40 @@ def assert_one_error_line(result, *phrases: str) -> None:
 
 
 @pytest.fixture()
-def bad_data(tmp_path) -> Path:
-    write_mnist(tmp_path / "bad", n=10)
-    raw = bytearray((tmp_path / "bad" / "train-images-idx3-ubyte").read_bytes())
+def bad_data(tmp_path) -> dict[str, Path]:
+    """Data folders that are broken in one way each."""
+    folders = {}
+    write_mnist(tmp_path / "magic", n=10)
+    raw = bytearray((tmp_path / "magic" / "train-images-idx3-ubyte").read_bytes())
     raw[0:4] = (1234).to_bytes(4, "big")
-    (tmp_path / "bad" / "train-images-idx3-ubyte").write_bytes(bytes(raw))
-    return tmp_path / "bad"
+    (tmp_path / "magic" / "train-images-idx3-ubyte").write_bytes(bytes(raw))
+    folders["magic"] = tmp_path / "magic"
+    write_mnist(tmp_path / "gz", n=10, gz=True)
+    images = tmp_path / "gz" / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:-40])  # a download cut short
+    folders["gz"] = tmp_path / "gz"
+    write_mnist(tmp_path / "size", n=10)
+    small = np.zeros((10, 20, 20), dtype=np.uint8)
+    (tmp_path / "size" / "train-images-idx3-ubyte").write_bytes(idx_bytes(small, 2051))
+    folders["size"] = tmp_path / "size"
+    return folders
 
 
 TRAIN_CASES = {
     "zero epochs": (["--epochs", "0"], ["--epochs must be at least 1"]),
+    "negative epochs": (["--epochs", "-3"], ["--epochs must be at least 1"]),
+    "zero batch": (["--batch-size", "0"], ["--batch-size must be at least 1"]),
     "negative batch": (["--batch-size", "-4"], ["--batch-size must be at least 1"]),
     "batch larger than data": (["--limit", "100", "--batch-size", "128"], ["larger than the 100 training images"]),
     "missing data folder": (["--data", "{tmp}/nowhere"], ["does not exist", "--download"]),
-    "wrong magic": (["--data", "{bad}"], ["not an MNIST idx file"]),
+    "wrong magic": (["--data", "{magic}"], ["not an MNIST idx file"]),
+    "truncated gz": (["--data", "{gz}"], ["not a readable gzip file", "download it again"]),
+    "wrong image size": (["--data", "{size}"], ["20x20 images, MNIST needs 28x28"]),
     "unavailable device": (["--device", "GPU"], ["GPU is not available", "--device auto"]),
     "unknown device": (["--device", "TPU"], ["unknown device 'TPU'"]),
     "unknown model": (["--model", "vae"], ["unknown model 'vae'"]),
+    "unknown loss": (["--loss", "hinge"], ["unknown loss 'hinge'", "bce, mse"]),
+    "zero keep-last": (["--keep-last", "0"], ["--keep-last must be at least 1"]),
     "download without folder": (["--download"], ["--download needs a folder"]),
     "data for the toy GAN": (["--model", "toy1010", "--limit", "5"], ["makes its own four-number samples"]),
 }
@@ -47,7 +65,7 @@ TRAIN_CASES = {
 @pytest.mark.parametrize("case", list(TRAIN_CASES))
 def test_train_refuses(case, tmp_path, bad_data):
     args, phrases = TRAIN_CASES[case]
-    args = [a.format(tmp=tmp_path, bad=bad_data) for a in args]
+    args = [a.format(tmp=tmp_path, **bad_data) for a in args]
     out = tmp_path / "run"
     if case == "unavailable device" and is_available("GPU"):
         pytest.skip("this machine has a GPU build of MindSpore")

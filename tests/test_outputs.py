@@ -18,7 +18,7 @@ def test_run_folder_has_every_output(tiny_run):
     names = sorted(p.relative_to(tiny_run).as_posix() for p in tiny_run.rglob("*") if p.is_file())
     assert names == [
         "checkpoints/Discriminator0.ckpt", "checkpoints/Discriminator1.ckpt",
-        "checkpoints/Generator0.ckpt", "checkpoints/Generator1.ckpt",
+        "checkpoints/Generator0.ckpt", "checkpoints/Generator1.ckpt", "checkpoints/resume.ckpt",
         "config.yaml", "images/epoch000.png", "images/epoch001.png",
         "loss.png", "losses.csv", "progress.gif",
     ]

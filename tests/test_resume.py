@@ -1,0 +1,149 @@
+"""A stopped run, resumed, ends exactly where the uninterrupted run ends: after a clean stop at an epoch's
+end, after Ctrl-C in the middle of an epoch, and after SIGKILL at an arbitrary moment.
+
+'Exactly' means bit for bit, on CPU: every weight, BatchNorm statistic and Adam moment, the step
+counts, losses.csv and the progress GIF. This holds because each epoch's data order and noise are
+functions of (seed, epoch) alone and the resume state holds everything else; the compiled step is
+deterministic on CPU given the same inputs. The models tested have no Dropout (see the README on
+the Dropout models).
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+import pytest
+from PIL import Image
+
+import msgan.training
+from conftest import REPO, run_script
+from msgan.errors import StoppedBySignal
+from msgan.training import resume, train
+from msgan.config import resolve
+
+# mlp on 640 digits in batches of 64: 10 steps an epoch, so a stop can land inside an epoch
+MLP_RUN = ["--limit", "640", "--batch-size", "64", "--device", "CPU"]
+EPOCHS = 4
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The uninterrupted run that every resumed run must reproduce."""
+    out = tmp_path_factory.mktemp("reference") / "R"
+    result = run_script("train.py", *MLP_RUN, "--epochs", str(EPOCHS), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def state(run: Path) -> dict:
+    """The run's resume state: arrays, and the metadata strings as they are."""
+    contents = ms.load_checkpoint(str(run / "checkpoints" / "resume.ckpt"))
+    return {k: v.asnumpy() if hasattr(v, "asnumpy") else v for k, v in contents.items()}
+
+
+def assert_same_run(run: Path, reference: Path) -> None:
+    """Same final state (weights, optimizers, position, history), same losses.csv, same GIF frames."""
+    got, want = state(run), state(reference)
+    assert got.keys() == want.keys()
+    assert any(k.startswith("optim_g.moment1.") for k in got)  # the optimizers' state is in it
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+    assert (run / "losses.csv").read_text() == (reference / "losses.csv").read_text()
+    for name in ("Generator3.ckpt", "Discriminator3.ckpt"):
+        assert ms.load_checkpoint(str(run / "checkpoints" / name)).keys()  # readable, CRC checked
+    with Image.open(run / "progress.gif") as gif, Image.open(reference / "progress.gif") as ref:
+        assert gif.n_frames == ref.n_frames == EPOCHS
+        for frame in range(EPOCHS):
+            gif.seek(frame)
+            ref.seek(frame)
+            assert np.array_equal(np.asarray(gif.convert("L")), np.asarray(ref.convert("L"))), frame
+    assert not list(run.rglob(".tmp-*"))
+
+
+def test_resume_after_the_end_of_a_shorter_run(reference, tmp_path):
+    out = tmp_path / "A"
+    assert run_script("train.py", *MLP_RUN, "--epochs", "2", "--out", str(out)).returncode == 0
+    result = run_script("train.py", "--resume", str(out), "--epochs", str(EPOCHS))
+    assert result.returncode == 0, result.stderr
+    assert "resuming 'mlp'" in result.stdout and "at epoch 3, step 20" in result.stdout
+    assert_same_run(out, reference)
+    assert "epochs: 4" in (out / "config.yaml").read_text()  # --epochs with --resume is the new total
+
+
+def start_training(out: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *MLP_RUN, "--epochs", str(EPOCHS),
+                             "--out", str(out), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+def test_ctrl_c_saves_and_prints_the_resume_command(reference, tmp_path):
+    out = tmp_path / "C"
+    process = start_training(out)
+    wait_for(out / "checkpoints" / "Generator0.ckpt", process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "the run is saved" in lines[0], stderr
+    command = re.search(r"Resume it with: (python train.py --resume \S+)$", lines[0]).group(1)
+    assert command == f"python train.py --resume {out}"
+    result = run_script("train.py", *command.split()[2:])  # the printed command, word for word
+    assert result.returncode == 0, result.stderr
+    assert_same_run(out, reference)
+
+
+def test_sigkill_at_any_moment_leaves_a_resumable_run(reference, tmp_path):
+    out = tmp_path / "K"
+    process = start_training(out, "--keep-last", "2")
+    wait_for(out / "checkpoints" / "Generator1.ckpt", process)  # killed while epoch 2's files are written
+    process.kill()
+    process.wait()
+    result = run_script("train.py", "--resume", str(out))
+    assert result.returncode == 0, result.stderr
+    assert_same_run(out, reference)
+    kept = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert kept == ["Discriminator2.ckpt", "Discriminator3.ckpt", "Generator2.ckpt", "Generator3.ckpt", "resume.ckpt"]
+
+
+def test_stop_inside_an_epoch_resumes_from_that_batch(reference, tmp_path, monkeypatch):
+    """A real SIGINT arrives during step 13, the third batch of epoch 2: the run saves after it and
+    the resumed run skips exactly the batches already done."""
+    build = msgan.training.make_train_step
+
+    def make_step_that_is_interrupted(*args, **kwargs):
+        step, calls = build(*args, **kwargs), []
+
+        def interrupted(*inputs):
+            calls.append(1)
+            if len(calls) == 13:
+                os.kill(os.getpid(), signal.SIGINT)
+            return step(*inputs)
+        return interrupted
+
+    out = tmp_path / "M"
+    flags = {"limit": 640, "batch_size": 64, "device": "CPU", "epochs": EPOCHS, "out": str(out)}
+    monkeypatch.setattr(msgan.training, "make_train_step", make_step_that_is_interrupted)
+    with pytest.raises(StoppedBySignal, match="after step 13, in epoch 2"):
+        train(resolve(flags))
+    saved = state(out)
+    assert (int(saved["msgan_epoch"]), int(saved["msgan_batch"]), int(saved["msgan_step"])) == (1, 3, 13)
+    assert (out / "losses.csv").read_text().count("\n") == 1 + 13
+    monkeypatch.undo()
+    resume(str(out), {})
+    assert_same_run(out, reference)
