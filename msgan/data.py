@@ -199,7 +199,7 @@ def unpack_zip(archive: Path, root: Path) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with atomic_path(target) as tmp, zf.open(member) as src, open(tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-    except (zipfile.BadZipFile, EOFError) as err:
+    except (zipfile.BadZipFile, EOFError, zlib.error) as err:
         raise MsganError(f"{archive.name} is not a readable zip archive ({err}): download it again") from err
 
 

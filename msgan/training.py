@@ -20,7 +20,7 @@ from msgan.device import select_device
 from msgan.errors import MsganError, StoppedBySignal
 from msgan.files import remove_leftovers
 from msgan.models import MODELS, build_discriminator, build_generator
-from msgan.recorders import new_recorder
+from msgan.recorders import RunRecorder, new_recorder
 from msgan.runs import (Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config,
                         write_losses)
 from msgan.sampling import FIXED_NOISE, STEP_NOISE, latents
@@ -261,9 +261,10 @@ def check_finite(values: list[float], names: tuple[str, ...], run: RunFolder, ep
         return
     name, value = next((n, v) for n, v in zip(names, values) if not np.isfinite(v))
     kept = epoch_checkpoints(run.root, "Generator")
-    last = f"the last good checkpoints are those of epoch {max(kept)}" if kept else "no epoch had finished"
-    raise MsganError(f"{name} became {value} at epoch {epoch + 1}, step {step}, and training stopped ({last}, "
-                     f"in {run.checkpoints}): lower --lr, or change --seed, and start a new run")
+    last = (f"the last good checkpoints, {kept[max(kept)].name} and its Discriminator, stay the latest" if kept
+            else "no epoch had finished, so nothing was saved")
+    raise MsganError(f"{name} became {value} at epoch {epoch + 1}, step {step}, and training stopped ({last}): "
+                     "lower --lr, or change --seed, and start a new run")
 
 
 def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, start: Position,
@@ -299,9 +300,8 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
                     recorder.save_state(nets.state_parameters(), at, len(data))
                     write_losses(run.losses_csv, recorder.rows, recorder.columns)
                     raise stop.stopped(run, at)
-            recorder.save_epoch(epoch, at.step)
             at = Position(epoch + 1, 0, at.step)
-            recorder.save_state(nets.state_parameters(), at, len(data))
+            save_epoch_end(recorder, nets, at, len(data))
             progress.epoch_done(epoch, recorder.epoch_means(), time.perf_counter() - started)
             if stop.signum is not None and epoch < cfg.epochs - 1:
                 raise stop.stopped(run, at)
@@ -309,3 +309,15 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
     files = "".join(f"  {line}\n" for line in recorder.summary())
     print(f"msgan: done in {format_seconds(elapsed)}. Run folder {run.root}:\n{files}"
           f"Sample from it: python infer.py --run {run.root}", flush=True)
+
+
+def save_epoch_end(recorder: RunRecorder, nets: Networks, at: Position, samples: int) -> None:
+    """A finished epoch's files, then the resume state; a failed write says how to go on."""
+    try:
+        recorder.save_epoch(at.epoch - 1, at.step)
+        recorder.save_state(nets.state_parameters(), at, samples)
+    except MsganError as err:
+        if not recorder.run.resume_state.exists():
+            raise
+        raise MsganError(f"{err}; then continue the run from its last saved epoch with: "
+                         f"python train.py --resume {recorder.run.root}") from err

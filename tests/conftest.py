@@ -39,11 +39,12 @@ def write_mnist(folder: Path, n: int = 32, gz: bool = False, dotted: bool = Fals
     return images, labels
 
 
-def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run train.py or infer.py as a user would, in a fresh process."""
+def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 300,
+               **popen) -> subprocess.CompletedProcess:
+    """Run train.py or infer.py as a user would, in a fresh process (`popen`: more subprocess.run options)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd or REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, **popen)
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,11 @@
 """Every bad invocation gives exactly one error line that names the fix, a non-zero exit, and loses nothing."""
-from pathlib import Path
+import contextlib
+import os
+import resource
 import shutil
+import signal
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,6 +86,116 @@ def test_train_never_overwrites_an_existing_run(tiny_run, tmp_path):
     assert snapshot(tiny_run) == before
 
 
+def test_out_that_is_a_file(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert_one_error_line(run_script("train.py", "--epochs", "1", "--out", str(notes)), "is a file, not a folder")
+    assert notes.read_text() == "mine"
+
+
+@contextlib.contextmanager
+def read_only(folder: Path):
+    """Make `folder` unwritable; for root, which writes through permissions, with the immutable attribute."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield
+        folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("this file system cannot make a folder read-only for root")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_read_only_output_folder(tmp_path):
+    out = tmp_path / "locked"
+    out.mkdir()
+    with read_only(out):
+        result = run_script("train.py", "--epochs", "1", "--limit", "256", "--out", str(out))
+    assert_one_error_line(result, f"cannot create output folder {out}", "--out")
+    assert list(out.iterdir()) == []
+
+
+def limit_file_size() -> None:
+    """In the child: no file may grow past 4 MB (the mlp Generator checkpoint is 6 MB), as on a full disk;
+    a write past it fails with EFBIG instead of killing the process."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4_000_000, 4_000_000))
+
+
+def test_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
+    out = tmp_path / "run"
+    result = run_script("train.py", "--epochs", "2", "--limit", "256", "--out", str(out),
+                        preexec_fn=limit_file_size)
+    assert_one_error_line(result, f"cannot write {out / 'checkpoints' / 'Generator0.ckpt'}", "free some disk space")
+    assert sorted(p.name for p in out.rglob("*") if p.is_file()) == ["config.yaml"]  # nothing half-written
+
+
+def test_a_loss_that_becomes_nan_stops_the_run(tmp_path):
+    out = tmp_path / "run"
+    result = run_script("train.py", "--lr", "1e30", "--epochs", "2", "--limit", "256", "--out", str(out))
+    assert_one_error_line(result, "became nan at epoch 1, step 1", "nothing was saved", "lower --lr")
+    assert not list((out / "checkpoints").iterdir())
+
+
+def copy_of(run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    return copy
+
+
+RESUME_FLAG_CASES = {
+    "another batch size": (["--batch-size", "64"], ["trained with batch_size 128, not 64", "leave out --batch-size"]),
+    "another model": (["--model", "dcgan"], ["trained with model 'mlp', not 'dcgan'"]),
+    "another latent size": (["--latent-dim", "64"], ["trained with latent_dim 100, not 64"]),
+    "another output folder": (["--out", "elsewhere"], ["leave out --out"]),
+    "a finished run": ([], ["already trained 2 epochs of 2", "--epochs"]),
+    "fewer epochs": (["--epochs", "1"], ["already trained 2 epochs of 1"]),
+    "unknown flag value": (["--epochs", "3", "--device", "TPU"], ["unknown device 'TPU'"]),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_FLAG_CASES))
+def test_resume_refuses_flags_that_change_the_run(case, tiny_run, tmp_path):
+    args, phrases = RESUME_FLAG_CASES[case]
+    run = copy_of(tiny_run, tmp_path)
+    before = snapshot(run)
+    assert_one_error_line(run_script("train.py", "--resume", str(run), *args, cwd=tmp_path), *phrases)
+    assert snapshot(run) == before
+
+
+def flip_bytes(path: Path) -> None:
+    raw = bytearray(path.read_bytes())
+    middle = len(raw) // 2
+    raw[middle:middle + 16] = bytes(b ^ 0xFF for b in raw[middle:middle + 16])
+    path.write_bytes(bytes(raw))
+
+
+RESUME_DAMAGE_CASES = {
+    "zero-byte state": (lambda run: (run / "checkpoints/resume.ckpt").write_bytes(b""), "", ["is empty"]),
+    "flipped bytes": (lambda run: flip_bytes(run / "checkpoints/resume.ckpt"), "", ["damaged or truncated"]),
+    "no state": (lambda run: (run / "checkpoints/resume.ckpt").unlink(), "", ["has no resume state"]),
+    "edited config": (lambda run: (run / "config.yaml").write_text(
+        (run / "config.yaml").read_text().replace("latent_dim: 100", "latent_dim: 64")), "",
+        ["does not belong to the settings"]),
+    "an older epoch's checkpoint": (lambda run: None, "checkpoints/Generator0.ckpt",
+                                    ["Generator0.ckpt is not where the run stopped", "--resume"]),
+    "not a run folder": (lambda run: None, "images", ["is not a run folder"]),
+}
+
+
+@pytest.mark.parametrize("case", list(RESUME_DAMAGE_CASES))
+def test_resume_refuses_damaged_runs(case, tiny_run, tmp_path):
+    damage, inside, phrases = RESUME_DAMAGE_CASES[case]
+    run = copy_of(tiny_run, tmp_path)
+    damage(run)
+    before = snapshot(run)
+    assert_one_error_line(run_script("train.py", "--resume", str(run / inside), "--epochs", "3"), *phrases)
+    assert snapshot(run) == before
+
+
 def make_bad_checkpoint(kind: str, tiny_run: Path, tmp_path: Path) -> Path:
     good = tiny_run / "checkpoints" / "Generator1.ckpt"
     target = tmp_path / "ckpts" / "checkpoints" / "Generator1.ckpt"
@@ -91,7 +206,10 @@ def make_bad_checkpoint(kind: str, tiny_run: Path, tmp_path: Path) -> Path:
         target.write_bytes(b"")
     elif kind == "truncated":
         target.write_bytes(good.read_bytes()[:100_000])
-    elif kind == "other architecture":
+    elif kind == "flipped bytes":
+        shutil.copy(good, target)
+        flip_bytes(target)
+    elif kind in ("other architecture", "another model"):
         shutil.copy(good, target)  # outside its run folder, so the flags decide the architecture
     return target
 
@@ -100,7 +218,9 @@ INFER_CASES = {
     "discriminator": ([], ["discriminator checkpoint", "Generator*.ckpt"]),
     "empty": ([], ["is empty"]),
     "truncated": ([], ["damaged or truncated"]),
+    "flipped bytes": ([], ["damaged or truncated"]),
     "other architecture": (["--latent-dim", "64"], ["does not fit this network", "--latent-dim"]),
+    "another model": (["--model", "dcgan"], ["holds a 'mlp' generator, not 'dcgan'", "--model mlp"]),
 }
 
 

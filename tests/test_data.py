@@ -1,10 +1,12 @@
 import gzip
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import idx_bytes, write_mnist
-from msgan.data import (batches, interleave_classes, load_digits, load_embedded, pattern_set, real_patterns,
+from msgan.data import (batches, download_mnist, interleave_classes, load_digits, load_embedded, pattern_set, real_patterns,
                         to_model_range, to_uint8)
 from msgan.errors import MsganError
 
@@ -98,3 +100,74 @@ def test_real_patterns_are_high_low_high_low():
     np.testing.assert_array_equal(samples, real_patterns(2000, seed=1))
     toy = pattern_set(batch_size=3, seed=1)
     assert len(toy) == 3000 and (toy.labels == 0).all()  # 1,000 steps an epoch
+
+
+def tutorial_zip(path: Path, members: dict[str, bytes]) -> str:
+    """A zip in the layout of the tutorial's MNIST_Data.zip (stored, not compressed, so that flipped bytes
+    reach the CRC check); returns its file:// address, so --download's code runs without a network."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path.as_uri()
+
+
+def mnist_members(n: int = 12) -> tuple[dict[str, bytes], np.ndarray]:
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, n, dtype=np.uint8)
+    return {"MNIST_Data/train/train-images-idx3-ubyte": idx_bytes(images, 2051),
+            "MNIST_Data/train/train-labels-idx1-ubyte": idx_bytes(labels, 2049),
+            "MNIST_Data/test/t10k-labels-idx1-ubyte": idx_bytes(labels, 2049)}, images
+
+
+def test_download_unpacks_the_tutorial_zip(tmp_path):
+    members, images = mnist_members()
+    url = tutorial_zip(tmp_path / "MNIST_Data.zip", members)
+    root = tmp_path / "data"
+    root.mkdir()
+    download_mnist(root, url)
+    np.testing.assert_array_equal(load_digits(str(root)).images, images)
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == sorted(members)
+    download_mnist(root, (tmp_path / "gone.zip").as_uri())  # files there: nothing is fetched
+
+
+def test_download_refuses_members_outside_the_folder(tmp_path):
+    members, _ = mnist_members()
+    url = tutorial_zip(tmp_path / "evil.zip", {**members, "MNIST_Data/../../outside.txt": b"x"})
+    root = tmp_path / "data"
+    root.mkdir()
+    with pytest.raises(MsganError, match="would land outside"):
+        download_mnist(root, url)
+    assert not (tmp_path / "outside.txt").exists() and not any(root.iterdir())
+
+
+def test_download_refuses_a_damaged_archive(tmp_path):
+    members, _ = mnist_members()
+    archive = tmp_path / "MNIST_Data.zip"
+    tutorial_zip(archive, members)
+    raw = bytearray(archive.read_bytes())
+    raw[200:216] = bytes(b ^ 0xFF for b in raw[200:216])  # inside the first member's data
+    archive.write_bytes(bytes(raw))
+    root = tmp_path / "data"
+    root.mkdir()
+    with pytest.raises(MsganError, match="is damaged .* fails its CRC check"):
+        download_mnist(root, archive.as_uri())
+    assert not any(root.iterdir())
+
+
+def test_download_never_overwrites_the_users_files(tmp_path):
+    members, _ = mnist_members()
+    url = tutorial_zip(tmp_path / "MNIST_Data.zip", members)
+    mine = tmp_path / "data" / "MNIST_Data" / "train" / "train-images-idx3-ubyte"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"my own file")  # the labels are missing, so msgan would download
+    with pytest.raises(MsganError, match="already exists and msgan never overwrites"):
+        download_mnist(tmp_path / "data", url)
+    assert mine.read_bytes() == b"my own file"
+    assert [p.name for p in mine.parent.iterdir()] == [mine.name]
+
+
+def test_download_failure_is_one_clear_error(tmp_path):
+    with pytest.raises(MsganError, match="could not download .*unpack MNIST_Data.zip into"):
+        download_mnist(tmp_path, (tmp_path / "missing.zip").as_uri())
+    assert not any(tmp_path.iterdir())

@@ -24,7 +24,7 @@ from PIL import Image
 
 import msgan.training
 from conftest import REPO, run_script
-from msgan.errors import StoppedBySignal
+from msgan.errors import MsganError, StoppedBySignal
 from msgan.training import resume, train
 from msgan.config import resolve
 
@@ -147,3 +147,29 @@ def test_stop_inside_an_epoch_resumes_from_that_batch(reference, tmp_path, monke
     monkeypatch.undo()
     resume(str(out), {})
     assert_same_run(out, reference)
+
+
+def test_nan_stops_the_run_and_the_last_good_epoch_stays_the_latest(tmp_path, monkeypatch):
+    """Step 15, in epoch 2, reports NaN: nothing of epoch 2 is written, and resume.ckpt, losses.csv and the
+    newest checkpoints stay those of epoch 1."""
+    build = msgan.training.make_train_step
+
+    def make_step_that_diverges(*args, **kwargs):
+        step, calls = build(*args, **kwargs), []
+
+        def diverging(*inputs):
+            calls.append(1)
+            values = step(*inputs)
+            return ms.Tensor(np.full(values.shape, np.nan, np.float32)) if len(calls) == 15 else values
+        return diverging
+
+    out = tmp_path / "N"
+    flags = {"limit": 640, "batch_size": 64, "device": "CPU", "epochs": EPOCHS, "out": str(out)}
+    monkeypatch.setattr(msgan.training, "make_train_step", make_step_that_diverges)
+    with pytest.raises(MsganError, match=r"loss_d became nan at epoch 2, step 15.*Generator0.ckpt .* stay the latest"):
+        train(resolve(flags))
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
+        "Discriminator0.ckpt", "Generator0.ckpt", "resume.ckpt"]
+    assert int(state(out)["msgan_step"]) == 10
+    assert (out / "losses.csv").read_text().count("\n") == 1 + 10
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch000.png"]
