@@ -1,4 +1,5 @@
-"""Convolution layers for DCGAN: MindSpore's own kernels on GPU/Ascend, matrix multiplies on CPU.
+"""Layers msgan builds itself: a Dropout that replays exactly (see Dropout), and convolutions for DCGAN,
+MindSpore's own kernels on GPU/Ascend and matrix multiplies on CPU.
 
 MindSpore 2.10's CPU convolution kernels are slow: measured on a 2-core CPU, nn.Conv2d 256->128
 (k5) on a 7x7 batch of 64 took about 3 s per forward, while ops.matmul did the same work in im2col
@@ -16,12 +17,13 @@ native ones, so one checkpoint loads on every device.
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Optional
 
 import mindspore as ms
 import numpy as np
-from mindspore import Tensor, nn, ops
+from mindspore import Parameter, Tensor, nn, ops
 
 
 def same_padding(size_in: int, kernel: int, stride: int) -> tuple[int, int]:
@@ -268,3 +270,52 @@ class Conv2dTranspose(nn.Conv2dTranspose):
         c_in, c_out = self.weight.shape[0], self.weight.shape[1]
         w = self.weight.transpose(2, 3, 0, 1).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
         return self.gather_matmul(x, w) + self.bias.reshape(1, -1, 1, 1)
+
+
+GOLDEN = 0x9E3779B9  # 2^32 / golden ratio: spreads consecutive call numbers over the 32-bit range
+
+
+def mix32(x: Tensor) -> Tensor:
+    """The murmur3 finalizer: a bijection of uint32 that scrambles every input bit into every output bit."""
+    x = ops.bitwise_xor(x, ops.bitwise_right_shift(x, Tensor(16, ms.uint32)))
+    x = x * Tensor(0x85EBCA6B, ms.uint32)
+    x = ops.bitwise_xor(x, ops.bitwise_right_shift(x, Tensor(13, ms.uint32)))
+    x = x * Tensor(0xC2B2AE35, ms.uint32)
+    return ops.bitwise_xor(x, ops.bitwise_right_shift(x, Tensor(16, ms.uint32)))
+
+
+class Dropout(nn.Cell):
+    """Dropout whose masks are a pure function of (seed, layer, call number, element), so that one seed
+    gives one run and a resumed run draws the masks that the unbroken run would have drawn.
+
+    MindSpore 2.10's CPU Dropout kernels share one random state and may run concurrently: with two of
+    them in a graph, runs with the same seed drift apart after a few steps (measured), and the state
+    cannot be saved. Here the call count is a Parameter, saved with the network like BatchNorm's
+    statistics, and the bits come from a counter-based generator (as PyTorch's and JAX's Philox):
+    element i of call c keeps its value when mix32(i + mix32(c * GOLDEN + key)) < keep * 2^32.
+    """
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.keep = 1.0 - p
+        self.threshold = Tensor(min(round(self.keep * 2 ** 32), 2 ** 32 - 1), ms.uint32)
+        self.calls = Parameter(Tensor(0, ms.uint32), name="calls", requires_grad=False)
+        self.key = Tensor(0, ms.uint32)  # the layer's own stream: see key_dropout_streams
+
+    def construct(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return x
+        start = mix32(self.calls.reshape(1) * Tensor(GOLDEN, ms.uint32) + self.key)
+        bits = mix32(ops.arange(x.size, dtype=ms.int32).astype(ms.uint32) + start)
+        ops.assign_add(self.calls, Tensor(1, ms.uint32))
+        mask = (bits < self.threshold).astype(x.dtype).reshape(x.shape) * (1.0 / self.keep)
+        return x * mask
+
+
+def key_dropout_streams(net: nn.Cell) -> None:
+    """Give each Dropout in `net` a stream of its own, from the run's seed and its parameter's name
+    (fixed by then, and the same in every process), so that no two layers draw the same masks."""
+    seed = ms.get_seed() or 0  # the run's seed: ms.set_seed comes before the networks are built
+    for _, cell in net.cells_and_names():
+        if isinstance(cell, Dropout):
+            cell.key = Tensor(zlib.crc32(f"{seed}/{cell.calls.name}".encode()), ms.uint32)

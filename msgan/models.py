@@ -12,7 +12,7 @@ from typing import Callable, Optional
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
-from msgan.layers import Conv2d, Conv2dTranspose
+from msgan.layers import Conv2d, Conv2dTranspose, Dropout, key_dropout_streams
 
 IMAGE_SHAPE = (1, 28, 28)
 IMAGE_PIXELS = 28 * 28
@@ -127,13 +127,13 @@ def small_discriminator() -> nn.Cell:
 def keras_generator(latent_dim: int) -> nn.Cell:
     """The Keras MLP GAN: latent -> 256 -> 512 -> 1024 (Dense, ReLU, then BatchNorm), Dropout 0.5, 784, Tanh."""
     return ImageGenerator([*dense_block(latent_dim, 256, bn_after_act=True), *dense_block(256, 512, bn_after_act=True),
-                           *dense_block(512, 1024, bn_after_act=True), nn.Dropout(p=0.5),
+                           *dense_block(512, 1024, bn_after_act=True), Dropout(p=0.5),
                            nn.Dense(1024, IMAGE_PIXELS), nn.Tanh()])
 
 
 def keras_discriminator() -> nn.Cell:
     """The Keras MLP GAN: Dropout 0.5, 784 -> 512 -> 256 (ReLU) -> 1, Sigmoid."""
-    return ImageDiscriminator([nn.Dropout(p=0.5), nn.Dense(IMAGE_PIXELS, 512), nn.ReLU(), nn.Dense(512, 256),
+    return ImageDiscriminator([Dropout(p=0.5), nn.Dense(IMAGE_PIXELS, 512), nn.ReLU(), nn.Dense(512, 256),
                                nn.ReLU(), nn.Dense(256, 1), nn.Sigmoid()])
 
 
@@ -169,8 +169,8 @@ class DCGANDiscriminator(nn.Cell):
     def __init__(self):
         super().__init__()
         self.model = nn.SequentialCell(
-            Conv2d(1, 64, 5, stride=2, in_size=28), nn.ReLU(), nn.Dropout(p=0.3),
-            Conv2d(64, 128, 5, stride=2, in_size=14), nn.ReLU(), nn.Dropout(p=0.3),
+            Conv2d(1, 64, 5, stride=2, in_size=28), nn.ReLU(), Dropout(p=0.3),
+            Conv2d(64, 128, 5, stride=2, in_size=14), nn.ReLU(), Dropout(p=0.3),
             nn.Flatten(), nn.Dense(7 * 7 * 128, 1), nn.Sigmoid(),
         )
 
@@ -222,6 +222,7 @@ def build_generator(model: str, latent_dim: int) -> nn.Cell:
     # Dotted prefix: two networks in one compiled step need distinct parameter names, and a
     # dotted name keeps checkpoints strictly loadable into a fresh network (see checkpoints.py).
     net.update_parameters_name("generator.")
+    key_dropout_streams(net)
     return net
 
 
@@ -229,4 +230,5 @@ def build_discriminator(model: str) -> nn.Cell:
     """A fresh discriminator whose parameter names start with 'discriminator.'."""
     net = MODELS[model].discriminator()
     net.update_parameters_name("discriminator.")
+    key_dropout_streams(net)
     return net

@@ -57,12 +57,24 @@ def save_png(picture: np.ndarray, path: Path, scale: int = 1) -> None:
 
 
 def save_gif(frames: Sequence[Path], path: Path, frame_ms: int = 250, hold_last_ms: int = 2000) -> None:
-    """An animated GIF of the epoch grids, looping, holding the last frame."""
+    """An animated GIF of the epoch grids, looping, holding the last frame.
+
+    Frames smaller than the largest are extended with the frame colour: the toy GAN's strip has a row
+    for every epoch, so a run resumed with more epochs draws taller strips from then on.
+    """
     images = [Image.open(frame).convert("L") for frame in frames]
+    size = (max(image.width for image in images), max(image.height for image in images))
+    images = [image if image.size == size else _extend(image, size) for image in images]
     durations = [frame_ms] * (len(images) - 1) + [hold_last_ms]
     with atomic_path(path) as tmp:
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
                        duration=durations, loop=0)
+
+
+def _extend(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    canvas = Image.new("L", size, FRAME)
+    canvas.paste(image, (0, 0))
+    return canvas
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:

@@ -1,10 +1,11 @@
-"""The CPU matmul convolutions against MindSpore's native kernels: same outputs, same gradients."""
+"""The CPU matmul convolutions against MindSpore's native kernels (same outputs, same gradients), and the
+replayable Dropout against its formula."""
 import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import Tensor, ops
+from mindspore import Tensor, nn, ops
 
-from msgan.layers import AxisRelation, Conv2d, Conv2dTranspose, tap_groups
+from msgan.layers import GOLDEN, AxisRelation, Conv2d, Conv2dTranspose, Dropout, key_dropout_streams, tap_groups
 
 CASES = [  # (layer, in_channels, out_channels, stride, in_size): the shapes DCGAN uses, fewer channels
     (Conv2d, 3, 4, 2, 28),
@@ -66,3 +67,41 @@ def test_dcgan_image_sides_are_gathered_after_the_multiply():
     assert first.gather_matmul.thin_in and not first.gather_matmul.thin_out
     assert last.gather_matmul.thin_out and not last.gather_matmul.thin_in
     assert not (wide.gather_matmul.thin_in or wide.gather_matmul.thin_out)
+
+
+def reference_bits(count: int, call: int, key: int) -> np.ndarray:
+    """The Dropout's random bits in NumPy's uint32 arithmetic (wrapping multiplies, logical shifts)."""
+    def mix(x):
+        x = x ^ (x >> np.uint32(16))
+        x = x * np.uint32(0x85EBCA6B)
+        x = x ^ (x >> np.uint32(13))
+        x = x * np.uint32(0xC2B2AE35)
+        return x ^ (x >> np.uint32(16))
+    with np.errstate(over="ignore"):
+        start = mix(np.array([call * GOLDEN + key], dtype=np.uint64).astype(np.uint32))
+        return mix(np.arange(count, dtype=np.uint32) + start)
+
+
+def test_dropout_masks_follow_the_formula_call_after_call():
+    ms.set_seed(4)
+    net = nn.SequentialCell(Dropout(p=0.3), Dropout(p=0.3))
+    net.update_parameters_name("d.")
+    key_dropout_streams(net)
+    first, second = net[0], net[1]
+    assert int(first.key.asnumpy()) != int(second.key.asnumpy())  # each layer draws its own masks
+    net.set_train(True)
+
+    @ms.jit
+    def step(x):
+        return first(x)
+
+    x = Tensor(np.full((16, 3, 20, 20), 2.0, np.float32))
+    for call in range(3):
+        out = step(x).asnumpy().ravel()
+        keep = reference_bits(out.size, call, int(first.key.asnumpy())) < np.uint32(round(0.7 * 2 ** 32))
+        np.testing.assert_array_equal(out != 0, keep)
+        np.testing.assert_allclose(out[keep], 2.0 / 0.7, rtol=1e-6)  # kept values are scaled by 1/keep
+        assert abs(keep.mean() - 0.7) < 0.02
+    assert int(first.calls.asnumpy()) == 3  # saved with the network, so a resumed run continues the stream
+    net.set_train(False)
+    np.testing.assert_array_equal(first(x).asnumpy(), x.asnumpy())  # eval mode: identity
