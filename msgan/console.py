@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Optional
 
 
 def _interactive() -> bool:
@@ -52,7 +51,13 @@ class Progress:
         else:
             print(line, flush=True)
 
-    def close(self) -> Optional[float]:
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Close the bar, also when training stops early, so that the last message starts on a line of its own."""
         if self.bar is not None:
             self.bar.close()
-        return time.perf_counter() - self.start

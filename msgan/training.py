@@ -280,7 +280,7 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
     recorder.restore(history)
     progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs, done=start.step)
     at = start
-    with StopRequests() as stop:
+    with StopRequests() as stop, progress:
         for epoch in range(start.epoch, cfg.epochs):
             started = time.perf_counter()
             noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch,
@@ -305,9 +305,8 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
             progress.epoch_done(epoch, recorder.epoch_means(), time.perf_counter() - started)
             if stop.signum is not None and epoch < cfg.epochs - 1:
                 raise stop.stopped(run, at)
-    elapsed = progress.close()
     files = "".join(f"  {line}\n" for line in recorder.summary())
-    print(f"msgan: done in {format_seconds(elapsed)}. Run folder {run.root}:\n{files}"
+    print(f"msgan: done in {format_seconds(progress.elapsed())}. Run folder {run.root}:\n{files}"
           f"Sample from it: python infer.py --run {run.root}", flush=True)
 
 
