@@ -184,13 +184,14 @@ def unpack_zip(archive: Path, root: Path) -> None:
         with zipfile.ZipFile(archive) as zf:
             damaged = zf.testzip()
             if damaged is not None:
-                raise MsganError(f"{archive.name} is damaged ({damaged} fails its CRC check): download it again")
+                raise MsganError(f"the downloaded MNIST_Data.zip is damaged ({damaged} fails its CRC check): "
+                                 "download it again")
             members = [m for m in zf.infolist() if not m.is_dir()]
             for member in members:
                 target = (root / member.filename).resolve()
                 if not target.is_relative_to(root):
-                    raise MsganError(f"{archive.name} holds '{member.filename}', which would land outside {root}: "
-                                     "refusing to unpack it; get MNIST_Data.zip from the tutorial's address")
+                    raise MsganError(f"the downloaded MNIST_Data.zip holds '{member.filename}', which would land "
+                                     f"outside {root}: refusing to unpack it; get the tutorial's MNIST_Data.zip")
                 if target.exists():
                     raise MsganError(f"{target} already exists and msgan never overwrites your files: "
                                      "move it away, or point --data at the folder that holds MNIST")
@@ -200,7 +201,8 @@ def unpack_zip(archive: Path, root: Path) -> None:
                 with atomic_path(target) as tmp, zf.open(member) as src, open(tmp, "wb") as dst:
                     shutil.copyfileobj(src, dst)
     except (zipfile.BadZipFile, EOFError, zlib.error) as err:
-        raise MsganError(f"{archive.name} is not a readable zip archive ({err}): download it again") from err
+        raise MsganError(f"the downloaded MNIST_Data.zip is not a readable zip archive ({err}): "
+                         "download it again") from err
 
 
 def load_digits(data: str, download: bool = False, limit: Optional[int] = None) -> Digits:

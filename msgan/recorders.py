@@ -93,8 +93,8 @@ class RunRecorder:
     def summary(self) -> list[str]:
         """The run folder's files, for the message at the end of training."""
         run, last = self.run, self.cfg.epochs - 1
-        kept = "the newest" if self.cfg.keep_last else "every"
-        return [f"{run.generator_ckpt(last)} (and {kept} epoch's Generator/Discriminator checkpoints)",
+        kept = f"the newest {self.cfg.keep_last} epochs'" if self.cfg.keep_last else "every epoch's"
+        return [f"{run.generator_ckpt(last)} (and {kept} Generator/Discriminator checkpoints)",
                 f"{run.epoch_image(last)} (one picture per epoch in {run.images})",
                 str(run.gif), str(run.loss_png), str(run.losses_csv), str(run.config)]
 
