@@ -114,11 +114,12 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> Non
         time.sleep(0.01)
 
 
-def test_ctrl_c_saves_and_prints_the_resume_command(reference, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_stop_request_saves_and_prints_the_resume_command(signum, reference, tmp_path):
     out = tmp_path / "C"
     process = start_training(out)
     wait_for(out / "checkpoints" / "Generator0.ckpt", process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
     lines = stderr.strip().splitlines()
