@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import mindspore as ms
 import numpy as np
@@ -47,9 +47,10 @@ def _save(contents: Union[nn.Cell, list], path: str | os.PathLike, info: Checkpo
         ms.save_checkpoint(contents, tmp, append_dict=meta, crc_check=True)
 
 
-def save_network(net: nn.Cell, path: str | os.PathLike, info: CheckpointInfo) -> None:
-    """Write `net`'s parameters (BatchNorm statistics included) and `info`."""
-    _save(net, path, info, {})
+def save_network(net: nn.Cell, path: str | os.PathLike, info: CheckpointInfo,
+                 extras: Optional[dict[str, np.ndarray]] = None) -> None:
+    """Write `net`'s parameters (BatchNorm statistics included), `info` and any `extras`."""
+    _save(net, path, info, extras or {})
 
 
 def save_state(params: list[Parameter], path: str | os.PathLike, info: CheckpointInfo,

@@ -1,0 +1,165 @@
+"""The judge of sample quality: a small MindSpore CNN that classifies MNIST digits.
+
+Its penultimate layer (64 numbers) gives the features for FID and precision/recall, and its class
+probabilities give IS and mode coverage (msgan.metrics). The weights in msgan/assets come from
+
+    python -m msgan.classifier
+
+which trains on the embedded digits with a fixed, seeded split (400 of each digit to train on, 100 held
+out) and prints the held-out accuracy; `--data DIR` trains on full MNIST instead (its first 10,000
+digits held out).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import mindspore as ms
+import numpy as np
+from mindspore import Tensor, nn
+
+from msgan.checkpoints import checkpoint_info, load_into, read_checkpoint_extras, save_network
+from msgan.data import Digits, batches, load_digits, to_model_range
+from msgan.errors import MsganError
+from msgan.layers import Conv2d
+from msgan.models import NUM_CLASSES
+
+CLASSIFIER_CKPT = Path(__file__).resolve().parent / "assets" / "digit_classifier.ckpt"
+CLASSIFIER = "classifier"
+HELD_OUT_SHARE = 0.2      # of each digit on the embedded set: 100 of its 500
+FULL_MNIST_HELD_OUT = 10_000
+SPLIT_STREAM, AUGMENT_STREAM = 4, 5  # random streams of the seed apart from the GAN's
+EPOCHS, BATCH, LR, SHIFT = 20, 64, 1e-3, 2
+
+
+class DigitClassifier(nn.Cell):
+    """Two strided 5x5 convolutions (1->32->64), a 64-unit layer whose output is the feature vector, then 10 logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.SequentialCell(
+            Conv2d(1, 32, 5, stride=2, in_size=28), nn.ReLU(),
+            Conv2d(32, 64, 5, stride=2, in_size=14), nn.ReLU(),
+            nn.Flatten(), nn.Dense(64 * 7 * 7, 64), nn.ReLU(),
+        )
+        self.head = nn.Dense(64, NUM_CLASSES)
+
+    def construct(self, x):
+        return self.head(self.body(x))
+
+    def features_and_logits(self, x):
+        features = self.body(x)
+        return features, self.head(features)
+
+
+def split(labels: np.ndarray, seed: int, held_out: Optional[int] = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held-out) indices: the first `held_out` images, or HELD_OUT_SHARE of each digit chosen by the seed."""
+    if held_out is not None:
+        return np.arange(held_out, len(labels)), np.arange(held_out)
+    rng = np.random.default_rng([seed, SPLIT_STREAM])
+    held = []
+    for digit in range(NUM_CLASSES):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        held.extend(members[:round(HELD_OUT_SHARE * len(members))])
+    held = np.sort(np.array(held))
+    return np.setdiff1d(np.arange(len(labels)), held), held
+
+
+def subset(digits: Digits, index: np.ndarray) -> Digits:
+    return Digits(digits.images[index], digits.labels[index], digits.source)
+
+
+def judge(net: DigitClassifier, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 digits (N, 28, 28) -> (features (N, 64), class probabilities (N, 10)), float64, eval mode."""
+    net.set_train(False)
+    features, probs = [], []
+    for start in range(0, len(images), batch_size):
+        f, logits = net.features_and_logits(Tensor(to_model_range(images[start:start + batch_size])))
+        features.append(f.asnumpy())
+        probs.append(nn.Softmax()(logits).asnumpy())
+    return np.concatenate(features).astype(np.float64), np.concatenate(probs).astype(np.float64)
+
+
+def accuracy(net: DigitClassifier, digits: Digits) -> float:
+    _, probs = judge(net, digits.images)
+    return float(np.mean(np.argmax(probs, axis=1) == digits.labels))
+
+
+def train_classifier(train: Digits, epochs: int = EPOCHS, seed: int = 0) -> DigitClassifier:
+    """Adam on cross-entropy, shuffled full batches, compiled."""
+    ms.set_seed(seed)
+    net = DigitClassifier()
+    steps_per_epoch = len(train) // BATCH
+    # the rate falls along a half cosine to LR/100 over the run
+    rates = nn.cosine_decay_lr(LR / 100, LR, steps_per_epoch * epochs, steps_per_epoch, epochs)
+    optimizer = nn.Adam(net.trainable_params(), learning_rate=rates)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def loss(x, y):
+        return loss_fn(net(x), y)
+
+    grad = ms.value_and_grad(loss, None, optimizer.parameters)
+
+    @ms.jit
+    def step(x, y):
+        loss, grads = grad(x, y)
+        optimizer(grads)
+        return loss
+
+    net.set_train(True)
+    labels = train.labels.astype(np.int32)
+    for epoch in range(epochs):
+        shifted = shift(train.images, np.random.default_rng([seed, AUGMENT_STREAM, epoch]))
+        for index in batches(len(train), BATCH, seed, epoch):
+            step(Tensor(to_model_range(shifted[index])), Tensor(labels[index]))
+    return net
+
+
+def shift(images: np.ndarray, rng: np.random.Generator, most: int = SHIFT) -> np.ndarray:
+    """Each image moved by its own random whole-pixel offset of at most `most` in x and y (the background
+    fills in). With 4,000 training digits it lifted held-out accuracy from 95.3% to 96.4% (a narrower
+    network, 12 and 20 epochs); the wider layers and the cosine rate took it to 97.4%."""
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (most, most), (most, most)))
+    dy, dx = rng.integers(0, 2 * most + 1, (2, n))
+    rows = (dy[:, None] + np.arange(h))[:, :, None]
+    cols = (dx[:, None] + np.arange(w))[:, None, :]
+    return padded[np.arange(n)[:, None, None], rows, cols]
+
+
+def load_classifier(path: Path = CLASSIFIER_CKPT) -> DigitClassifier:
+    """The shipped (or a given) classifier, loaded strictly, in eval mode."""
+    params, info, _ = read_checkpoint_extras(path)
+    if info.network != CLASSIFIER:
+        raise MsganError(f"{path} is not a digit classifier checkpoint: run `python -m msgan.classifier` to make one")
+    net = DigitClassifier()
+    load_into(net, params, str(path))
+    net.set_train(False)
+    return net
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m msgan.classifier", description=__doc__.splitlines()[0])
+    p.add_argument("--data", default="embedded", help="'embedded' (default) or a folder of MNIST idx files")
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(CLASSIFIER_CKPT), help="where to write the checkpoint")
+    args = p.parse_args(argv)
+    ms.set_context(mode=ms.GRAPH_MODE)
+    digits = load_digits(args.data)
+    train_idx, held_idx = split(digits.labels, args.seed, None if args.data == "embedded" else FULL_MNIST_HELD_OUT)
+    started = time.perf_counter()
+    net = train_classifier(subset(digits, train_idx), args.epochs, args.seed)
+    held_out = accuracy(net, subset(digits, held_idx))
+    info = checkpoint_info(args.epochs - 1, 0, CLASSIFIER, "digit-classifier", recipe_hash="")
+    save_network(net, args.out, info, {"held_out_accuracy": np.array(held_out)})
+    print(f"held-out accuracy {held_out:.4f} on {len(held_idx)} digits ({len(train_idx)} trained on, "
+          f"{time.perf_counter() - started:.0f} s); wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Sample-quality metrics as pure NumPy functions: FID, IS, mode coverage, and precision and recall.
+
+They work on the digit classifier's outputs (see msgan.judge): penultimate-layer features for FID and
+precision/recall, class probabilities for IS and mode coverage. Everything is computed in float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MODE_SHARE = 0.01  # a class counts as drawn when it receives at least this share of the predictions
+NEIGHBOURS = 3     # k of the k-nearest-neighbour manifolds (Kynkäänniemi et al. 2019)
+
+
+def gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (rows are samples) in float64."""
+    x = np.asarray(features, dtype=np.float64)
+    return x.mean(axis=0), np.cov(x, rowvar=False)
+
+
+def _sqrt_psd(matrix: np.ndarray) -> np.ndarray:
+    """The square root of a symmetric positive semi-definite matrix; rounding's tiny negative eigenvalues become 0."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
+    """||mu1 - mu2||² + Tr(cov1 + cov2 - 2 (cov1 cov2)^½), the Fréchet distance between two Gaussians.
+
+    Tr((cov1 cov2)^½) is taken as Tr((s cov2 s)^½) with s = cov1^½: the same eigenvalues, but of a symmetric
+    PSD matrix, so near-singular covariances (few samples, dead features) give no complex numbers or NaNs.
+    """
+    s = _sqrt_psd(np.asarray(cov1, dtype=np.float64))
+    cross = np.trace(_sqrt_psd(s @ np.asarray(cov2, dtype=np.float64) @ s))
+    diff = np.asarray(mu1, dtype=np.float64) - np.asarray(mu2, dtype=np.float64)
+    return float(max(diff @ diff + np.trace(cov1) + np.trace(cov2) - 2 * cross, 0.0))
+
+
+def fid(features: np.ndarray, reference: np.ndarray) -> float:
+    """The Fréchet distance between the Gaussians fitted to two feature sets."""
+    return frechet_distance(*gaussian(features), *gaussian(reference))
+
+
+def inception_score(probs: np.ndarray) -> float:
+    """exp E_x[KL(p(y|x) || p(y))]: from 1 (every sample the same class mix) to the number of classes
+    (every sample one confident class, all classes equally often)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    marginal = p.mean(axis=0)
+    return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
+
+
+def mode_coverage(probs: np.ndarray) -> tuple[int, float]:
+    """(classes that receive at least MODE_SHARE of the predictions, KL divergence of the predicted class
+    histogram from uniform): 10 and 0 for ten balanced digits, 1 and ln 10 for a single one."""
+    classes = probs.shape[1]
+    share = np.bincount(np.argmax(probs, axis=1), minlength=classes) / len(probs)
+    drawn = share[share > 0]
+    return int(np.sum(share >= MODE_SHARE)), float(np.sum(drawn * np.log(drawn * classes)))
+
+
+def _kth_neighbour_radii(x: np.ndarray, k: int, chunk: int) -> np.ndarray:
+    """Each row's distance to its k-th nearest other row."""
+    radii = np.empty(len(x))
+    for start in range(0, len(x), chunk):
+        d = _distances(x[start:start + chunk], x)
+        radii[start:start + chunk] = np.partition(d, k, axis=1)[:, k]  # column 0 is the row itself
+    return radii
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    squared = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.clip(squared, 0, None))
+
+
+def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: int) -> float:
+    """The share of `points` that fall inside at least one ball (centre, radius)."""
+    hits = 0
+    for start in range(0, len(points), chunk):
+        hits += int(np.any(_distances(points[start:start + chunk], centres) <= radii[None, :], axis=1).sum())
+    return hits / len(points)
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019): precision is the share of fake samples inside
+    the real manifold (the union of balls reaching each real sample's k-th neighbour), recall the share of
+    real samples inside the fake manifold. Precision says "looks real", recall "covers everything"."""
+    real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
+    precision = _inside(fake, real, _kth_neighbour_radii(real, k, chunk), chunk)
+    recall = _inside(real, fake, _kth_neighbour_radii(fake, k, chunk), chunk)
+    return precision, recall

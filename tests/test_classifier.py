@@ -1,0 +1,75 @@
+"""The shipped digit classifier: its recorded accuracy holds on the embedded split, its features are
+deterministic, and the metrics built on it tell real digits from noise and from a collapsed generator."""
+import numpy as np
+import pytest
+
+from msgan.checkpoints import read_checkpoint_extras
+from msgan.classifier import CLASSIFIER_CKPT, accuracy, judge, load_classifier, shift, split, subset
+from msgan.data import load_embedded
+from msgan.metrics import fid, inception_score, mode_coverage, precision_recall
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    digits = load_embedded()
+    train, held = split(digits.labels, seed=0)
+    return subset(digits, train), subset(digits, held)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return load_classifier()
+
+
+def test_the_split_is_stratified_seeded_and_disjoint(embedded):
+    train, held = embedded
+    assert len(train) == 4000 and len(held) == 1000
+    assert np.bincount(held.labels).tolist() == [100] * 10
+    digits = load_embedded()
+    again, held_again = split(digits.labels, seed=0)
+    assert np.array_equal(subset(digits, held_again).images, held.images)
+    assert not np.array_equal(split(digits.labels, seed=1)[1], held_again)
+    assert not set(again) & set(held_again)
+
+
+def test_shipped_weights_reach_their_recorded_held_out_accuracy(embedded, classifier):
+    _, held = embedded
+    _, info, extras = read_checkpoint_extras(CLASSIFIER_CKPT)
+    assert CLASSIFIER_CKPT.stat().st_size < 2_000_000
+    assert accuracy(classifier, held) == pytest.approx(extras["held_out_accuracy"], abs=1e-9)
+    assert extras["held_out_accuracy"] >= 0.97
+
+
+def test_features_are_deterministic(embedded, classifier):
+    _, held = embedded
+    f1, p1 = judge(classifier, held.images[:300])
+    f2, p2 = judge(classifier, held.images[:300], batch_size=77)  # batching does not change them
+    assert f1.shape == (300, 64) and p1.shape == (300, 10)
+    np.testing.assert_array_equal(f1, f2)
+    np.testing.assert_array_equal(p1, p2)
+
+
+def test_metrics_tell_real_digits_from_noise_and_from_one_repeated_class(embedded, classifier):
+    train, held = embedded
+    real_f, _ = judge(classifier, train.images)
+    held_f, held_p = judge(classifier, held.images)
+    noise = np.random.default_rng(0).integers(0, 256, (1000, 28, 28), dtype=np.uint8)
+    noise_f, _ = judge(classifier, noise)
+    sevens = np.repeat(held.images[held.labels == 7][:1], 1000, axis=0)
+    sevens_f, sevens_p = judge(classifier, sevens)
+    floor = fid(held_f, real_f)
+    assert floor * 20 < fid(noise_f, real_f) and floor * 20 < fid(sevens_f, real_f)
+    assert mode_coverage(held_p)[0] == 10 and inception_score(held_p) > 8
+    assert mode_coverage(sevens_p)[0] == 1 and inception_score(sevens_p) == pytest.approx(1.0, abs=1e-6)
+    precision, recall = precision_recall(real_f[:1000], held_f)
+    assert precision > 0.8 and recall > 0.8
+    assert precision_recall(real_f[:1000], sevens_f)[1] < 0.05  # one repeated digit covers nothing
+
+
+def test_shift_moves_each_image_by_at_most_two_pixels():
+    image = np.zeros((1, 28, 28), dtype=np.uint8)
+    image[0, 14, 14] = 255
+    moved = shift(np.repeat(image, 200, axis=0), np.random.default_rng(0))
+    ys, xs = np.nonzero(moved[:, :, :] == 255)[1:]
+    assert len(ys) == 200  # every image keeps its one bright pixel
+    assert set(ys.tolist()) == set(range(12, 17)) and set(xs.tolist()) == set(range(12, 17))
