@@ -1,4 +1,4 @@
-"""Command-line parsing for train.py and infer.py; errors become one line and a non-zero exit."""
+"""Command-line parsing for train.py, infer.py and eval.py; errors become one line and a non-zero exit."""
 from __future__ import annotations
 
 import argparse
@@ -66,6 +66,28 @@ def infer_parser() -> argparse.ArgumentParser:
     return p
 
 
+def eval_parser() -> argparse.ArgumentParser:
+    """eval.py's flags."""
+    p = argparse.ArgumentParser(prog="eval.py",
+                                description="Score digits with msgan's classifier: FID, IS, modes, precision and "
+                                            "recall, as one JSON line (also appended to the run's metrics.jsonl).",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", help="a Generator*.ckpt file")
+    source.add_argument("--run", help="a run folder; its latest generator is scored")
+    source.add_argument("--real", action="store_true", help="score real digits: the held-out embedded ones, or --data")
+    source.add_argument("--samples", help="score digits saved as .npy (infer.py's samples.npy)")
+    p.add_argument("--num", type=int, default=10_000, help="how many digits to generate (or, with --data, to read)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", help="with --real: a folder of MNIST idx files")
+    p.add_argument("--model", help="architecture, when the run folder has no config.yaml")
+    p.add_argument("--latent-dim", type=int, help="latent size, when the run folder has no config.yaml")
+    p.add_argument("--latent", help="latent distribution, when the run folder has no config.yaml")
+    p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
+    p.add_argument("--batch-size", type=int, default=256, help="digits generated per batch")
+    return p
+
+
 def run_reporting_errors(task: Callable[[], object]) -> int:
     """Run `task`; an MsganError is printed as one line on stderr, with its exit status (2 for an error)."""
     try:
@@ -94,3 +116,10 @@ def infer_main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = vars(infer_parser().parse_args(argv))
     return run_reporting_errors(lambda: infer(InferRequest(**args)))
+
+
+def eval_main(argv: Optional[Sequence[str]] = None) -> int:
+    from msgan.evaluation import EvalRequest, evaluate
+
+    args = vars(eval_parser().parse_args(argv))
+    return run_reporting_errors(lambda: evaluate(EvalRequest(**args)))

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from mindspore import nn
 
-from msgan.checkpoints import load_generator
+from msgan.checkpoints import CheckpointInfo, load_generator
 from msgan.config import TrainConfig, from_dict, resolve
 from msgan.data import to_uint8
 from msgan.device import select_device
@@ -37,27 +38,33 @@ class InferRequest:
     batch_size: int = 256
 
 
-def resolve_checkpoint(request: InferRequest) -> tuple[Path, Path]:
-    """(generator checkpoint, the run folder it belongs to)."""
-    if (request.ckpt is None) == (request.run is None):
+def resolve_checkpoint(ckpt: Optional[str], run: Optional[str]) -> tuple[Path, Path]:
+    """(generator checkpoint, the run folder it belongs to), from --ckpt FILE or --run RUN."""
+    if (ckpt is None) == (run is None):
         raise MsganError("give exactly one of --ckpt FILE or --run RUN_FOLDER")
-    if request.run is not None:
-        run_root = Path(request.run).expanduser()
+    if run is not None:
+        run_root = Path(run).expanduser()
         if not run_root.is_dir():
             raise MsganError(f"run folder {run_root} does not exist: pass a folder under runs/")
         return latest_generator(run_root), run_root
-    ckpt = Path(request.ckpt).expanduser()
-    return ckpt, ckpt.parent.parent  # runs/X/checkpoints/GeneratorN.ckpt
+    path = Path(ckpt).expanduser()
+    return path, path.parent.parent  # runs/X/checkpoints/GeneratorN.ckpt
 
 
-def resolve_architecture(request: InferRequest, run_root: Path) -> TrainConfig:
+def resolve_architecture(run_root: Path, model: Optional[str] = None, latent_dim: Optional[int] = None,
+                         latent: Optional[str] = None) -> TrainConfig:
     """The run's settings from its config.yaml when it is there, otherwise from flags and the model's recipe."""
     saved = read_config(run_root)
     if saved is not None:
         return from_dict(saved)
-    flags = {k: v for k, v in (("model", request.model), ("latent_dim", request.latent_dim),
-                               ("latent", request.latent)) if v is not None}
+    flags = {k: v for k, v in (("model", model), ("latent_dim", latent_dim), ("latent", latent)) if v is not None}
     return resolve(flags)
+
+
+def load_trained_generator(ckpt: Path, cfg: TrainConfig) -> tuple[nn.Cell, CheckpointInfo]:
+    """A generator of the run's architecture with the checkpoint's weights."""
+    generator = build_generator(cfg.model, cfg.latent_dim)
+    return generator, load_generator(generator, ckpt, cfg.model)
 
 
 def digit_labels(request: InferRequest, conditional: bool) -> tuple[Optional[np.ndarray], int]:
@@ -94,13 +101,12 @@ def infer(request: InferRequest) -> Path:
     for name in ("num", "batch_size"):
         if getattr(request, name) < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
-    ckpt, run_root = resolve_checkpoint(request)
-    cfg = resolve_architecture(request, run_root)
+    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run)
+    cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
     labels, num = digit_labels(request, MODELS[cfg.model].conditional)
     out = output_folder(request, ckpt, run_root)
     select_device(request.device)
-    generator = build_generator(cfg.model, cfg.latent_dim)
-    info = load_generator(generator, ckpt, cfg.model)
+    generator, info = load_trained_generator(ckpt, cfg)
     z = latents(num, cfg.latent_dim, request.seed, distribution=cfg.latent)
     samples = generate(generator, z, labels, request.batch_size)
     note = ""

@@ -1,0 +1,147 @@
+"""Scoring digits with the shipped classifier: eval.py's work.
+
+Every score compares a set of digits with the same reference, the classifier's training split of the
+embedded digits (4,000 real digits). Beside it eval.py prints the real-data floor: the 1,000 held-out
+real digits scored the same way, which is as good as a generator can be expected to get. FID depends
+on the number of samples (it is biased upwards for small sets), so compare scores of equal --num.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from msgan.classifier import DigitClassifier, judge, load_classifier, split, subset
+from msgan.data import Digits, load_digits, load_embedded, to_uint8
+from msgan.device import select_device
+from msgan.errors import MsganError
+from msgan.files import write_text
+from msgan.inference import load_trained_generator, resolve_architecture, resolve_checkpoint
+from msgan.metrics import fid, inception_score, mode_coverage, precision_recall
+from msgan.models import MODELS, NUM_CLASSES
+from msgan.sampling import generate, latents
+
+REFERENCE = "embedded digits, the classifier's training split (4,000)"
+FLOOR = "embedded digits, the classifier's held-out split (1,000)"
+
+
+@dataclass
+class EvalRequest:
+    """What eval.py was asked to score: a generator (--ckpt or --run), --real digits, or --samples FILE."""
+
+    ckpt: Optional[str] = None
+    run: Optional[str] = None
+    real: bool = False
+    samples: Optional[str] = None
+    num: int = 10_000
+    seed: int = 0
+    data: Optional[str] = None        # --real: score these digits instead of the held-out split
+    model: Optional[str] = None       # a checkpoint outside its run folder: its architecture
+    latent_dim: Optional[int] = None
+    latent: Optional[str] = None
+    device: str = "auto"
+    batch_size: int = 256
+
+
+@dataclass
+class Judge:
+    """The classifier and the reference features every score is measured against."""
+
+    net: DigitClassifier
+    reference: np.ndarray
+    held_out: Digits
+
+    def score(self, images: np.ndarray) -> dict[str, float]:
+        """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28)."""
+        features, probs = judge(self.net, images)
+        modes, kl = mode_coverage(probs)
+        precision, recall = precision_recall(self.reference, features)
+        return {"fid": round(fid(features, self.reference), 4), "is": round(inception_score(probs), 4),
+                "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
+                "recall": round(recall, 4)}
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_judge() -> Judge:
+    """The shipped classifier with the features of its training split (judged once per process)."""
+    digits = load_embedded()
+    train, held = split(digits.labels, seed=0)
+    net = load_classifier()
+    return Judge(net, judge(net, digits.images[train])[0], subset(digits, held))
+
+
+def load_samples(path: str) -> np.ndarray:
+    """Digits saved as .npy: uint8 (N, 28, 28) as infer.py writes them, or floats in [-1, 1] (N, [1,] 28, 28)."""
+    try:
+        array = np.load(Path(path).expanduser(), allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise MsganError(f"cannot read {path} as a NumPy .npy file ({err}): pass samples.npy from infer.py") from err
+    if array.ndim == 4 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 3 or array.shape[1:] != (28, 28):
+        raise MsganError(f"{path} holds an array of shape {array.shape}; eval.py scores digits of shape "
+                         "(N, 28, 28), as infer.py writes them")
+    if len(array) == 0:
+        raise MsganError(f"{path} holds no digits (shape {array.shape}): pass a file with at least one")
+    if array.dtype == np.uint8:
+        return array
+    if not np.issubdtype(array.dtype, np.floating):
+        raise MsganError(f"{path} holds {array.dtype} numbers; eval.py reads uint8 pixels or floats in [-1, 1]")
+    if not np.isfinite(array).all():
+        raise MsganError(f"{path} holds NaN or infinite values: the generator that made them diverged")
+    return to_uint8(array)
+
+
+def generated_digits(request: EvalRequest) -> tuple[np.ndarray, dict[str, Any], Path]:
+    """The generator's digits (eval mode, --num of them from --seed), what made them, and its run folder."""
+    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run)
+    cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
+    spec = MODELS[cfg.model]
+    if spec.kind != "digits":
+        raise MsganError(f"'{cfg.model}' does not draw digits: eval.py scores digit models only")
+    select_device(request.device)
+    generator, info = load_trained_generator(ckpt, cfg)
+    z = latents(request.num, cfg.latent_dim, request.seed, distribution=cfg.latent)
+    labels = np.arange(request.num, dtype=np.int32) % NUM_CLASSES if spec.conditional else None
+    images = to_uint8(generate(generator, z, labels, request.batch_size))
+    return images, {"source": str(ckpt), "model": cfg.model, "epoch": info.epoch, "seed": request.seed}, run_root
+
+
+def evaluate(request: EvalRequest) -> dict[str, Any]:
+    """Score what the request names, print one JSON line, and append it to the run's metrics.jsonl."""
+    chosen = [name for name in ("ckpt", "run", "samples") if getattr(request, name) is not None] + (
+        ["real"] if request.real else [])
+    if len(chosen) != 1:
+        raise MsganError("give exactly one of --ckpt FILE, --run RUN_FOLDER, --real or --samples FILE.npy")
+    for name in ("num", "batch_size"):
+        if getattr(request, name) < 1:
+            raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
+    run_root = None
+    if request.samples is not None:
+        images, about = load_samples(request.samples), {"source": request.samples}
+    elif request.real:
+        images, about = real_digits(request)
+    else:
+        images, about, run_root = generated_digits(request)
+    judge_ = shipped_judge()
+    result = {**about, "num": len(images), **judge_.score(images), "reference": REFERENCE,
+              "real_floor": {"source": FLOOR, **judge_.score(judge_.held_out.images)}}
+    line = json.dumps(result)
+    print(line, flush=True)
+    if run_root is not None and (run_root / "config.yaml").is_file():
+        metrics = run_root / "metrics.jsonl"
+        previous = metrics.read_text(encoding="utf-8") if metrics.is_file() else ""
+        write_text(metrics, previous + line + "\n")
+    return result
+
+
+def real_digits(request: EvalRequest) -> tuple[np.ndarray, dict[str, Any]]:
+    """--real: the held-out embedded digits, or the first --num digits of --data DIR."""
+    if request.data is None:
+        return shipped_judge().held_out.images, {"source": FLOOR}
+    digits = load_digits(request.data, limit=request.num)
+    return digits.images, {"source": digits.source}

@@ -1,0 +1,96 @@
+"""eval.py: one JSON line per score, appended to the run's metrics.jsonl; saved samples score like the
+generator that drew them; bad inputs are one error line."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+from test_bad_input import assert_one_error_line, snapshot
+
+KEYS = {"fid", "is", "modes", "kl_uniform", "precision", "recall"}
+
+
+@pytest.fixture(scope="module")
+def run(tiny_run, tmp_path_factory) -> Path:
+    copy = tmp_path_factory.mktemp("eval") / "run"
+    shutil.copytree(tiny_run, copy)
+    return copy
+
+
+def score(*args: str) -> dict:
+    result = run_script("eval.py", *args)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    return json.loads(lines[-1])
+
+
+@pytest.fixture(scope="module")
+def generator_score(run) -> dict:
+    return score("--run", str(run), "--num", "500", "--seed", "3")
+
+
+def test_a_run_is_scored_against_the_reference_with_the_real_floor_beside_it(run, generator_score):
+    result = generator_score
+    assert KEYS <= result.keys() and KEYS <= result["real_floor"].keys()
+    assert result["num"] == 500 and result["model"] == "mlp" and result["epoch"] == 1
+    assert "training split" in result["reference"] and "held-out" in result["real_floor"]["source"]
+    assert 0 <= result["modes"] <= 10 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
+    # two epochs on 640 digits draw blurry digits: far from the real floor
+    assert result["fid"] > 5 * result["real_floor"]["fid"]
+    assert result["real_floor"]["modes"] == 10 and result["real_floor"]["is"] > 8
+    assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()] == [result]
+
+
+def test_saved_samples_score_like_the_generator_that_drew_them(run, generator_score, tmp_path):
+    drawn = run_script("infer.py", "--run", str(run), "--num", "500", "--seed", "3", "--out", str(tmp_path / "s"))
+    assert drawn.returncode == 0, drawn.stderr
+    result = score("--samples", str(tmp_path / "s" / "samples.npy"))
+    assert {k: result[k] for k in KEYS} == {k: generator_score[k] for k in KEYS}
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == 1  # only scores of the run's own generator go into its metrics.jsonl
+
+
+def test_real_digits_score_the_floor():
+    result = score("--real")
+    assert {k: result[k] for k in KEYS} == {k: result["real_floor"][k] for k in KEYS}
+    assert result["num"] == 1000
+
+
+def bad_samples(kind: str, folder: Path) -> Path:
+    path = folder / f"{kind.replace(' ', '_')}.npy"
+    if kind == "wrong shape":
+        np.save(path, np.zeros((10, 32, 32), dtype=np.uint8))
+    elif kind == "NaN":
+        np.save(path, np.full((10, 28, 28), np.nan, dtype=np.float32))
+    elif kind == "empty":
+        np.save(path, np.zeros((0, 28, 28), dtype=np.uint8))
+    elif kind == "not npy":
+        path.write_text("digits")
+    return path
+
+
+EVAL_CASES = {
+    "wrong shape": ["shape (10, 32, 32)", "(N, 28, 28)"],
+    "NaN": ["NaN or infinite"],
+    "empty": ["holds no digits"],
+    "not npy": ["cannot read", "samples.npy"],
+}
+
+
+@pytest.mark.parametrize("case", list(EVAL_CASES))
+def test_eval_refuses_bad_samples(case, tmp_path):
+    assert_one_error_line(run_script("eval.py", "--samples", str(bad_samples(case, tmp_path))), *EVAL_CASES[case])
+
+
+def test_eval_refuses_bad_requests(run, tmp_path):
+    assert_one_error_line(run_script("eval.py", "--run", str(run), "--num", "0"), "--num must be at least 1")
+    toy = tmp_path / "toy"
+    shutil.copytree(run, toy)
+    config = toy / "config.yaml"
+    config.write_text(config.read_text().replace("model: mlp", "model: toy1010"))
+    before = snapshot(toy)
+    assert_one_error_line(run_script("eval.py", "--run", str(toy)), "does not draw digits")
+    assert snapshot(toy) == before
