@@ -36,7 +36,10 @@ EPOCHS, BATCH, LR, SHIFT = 20, 64, 1e-3, 2
 
 
 class DigitClassifier(nn.Cell):
-    """Two strided 5x5 convolutions (1->32->64), a 64-unit layer whose output is the feature vector, then 10 logits."""
+    """Two strided 5x5 convolutions (1->32->64), a 64-unit layer whose output is the feature vector, then 10 logits.
+
+    construct returns (features, logits), so that one compiled call serves both training and judging.
+    """
 
     def __init__(self):
         super().__init__()
@@ -48,9 +51,6 @@ class DigitClassifier(nn.Cell):
         self.head = nn.Dense(64, NUM_CLASSES)
 
     def construct(self, x):
-        return self.head(self.body(x))
-
-    def features_and_logits(self, x):
         features = self.body(x)
         return features, self.head(features)
 
@@ -77,7 +77,7 @@ def judge(net: DigitClassifier, images: np.ndarray, batch_size: int = 500) -> tu
     net.set_train(False)
     features, probs = [], []
     for start in range(0, len(images), batch_size):
-        f, logits = net.features_and_logits(Tensor(to_model_range(images[start:start + batch_size])))
+        f, logits = net(Tensor(to_model_range(images[start:start + batch_size])))
         features.append(f.asnumpy())
         probs.append(nn.Softmax()(logits).asnumpy())
     return np.concatenate(features).astype(np.float64), np.concatenate(probs).astype(np.float64)
@@ -99,7 +99,7 @@ def train_classifier(train: Digits, epochs: int = EPOCHS, seed: int = 0) -> Digi
     loss_fn = nn.CrossEntropyLoss()
 
     def loss(x, y):
-        return loss_fn(net(x), y)
+        return loss_fn(net(x)[1], y)
 
     grad = ms.value_and_grad(loss, None, optimizer.parameters)
 

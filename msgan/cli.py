@@ -39,6 +39,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--pynative", action="store_true", help="run the step uncompiled (slow; for debugging)")
     p.add_argument("--out", help="run folder (new or empty); default: a new folder under runs/")
     p.add_argument("--grid-size", type=int, help=f"the epoch sample grid is N x N; default {d.grid_size}")
+    p.add_argument("--eval-every", type=int, help="score the generator (FID, IS, modes) every N epochs and after "
+                                                   f"the last; 0 never; default {d.eval_every}")
+    p.add_argument("--eval-samples", type=int, help=f"digits scored each time; default {d.eval_samples}")
     p.add_argument("--keep-last", type=int, help="keep only the newest N epochs' checkpoints (default: keep all)")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped run exactly where it stopped: its folder, "
                                                    "or its checkpoints/resume.ckpt; --epochs sets the new total")

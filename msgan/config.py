@@ -54,6 +54,8 @@ class TrainConfig:
     out: Optional[str] = None       # run folder; a new one under runs/ when not given
     grid_size: int = 10             # the per-epoch sample grid is grid_size x grid_size
     keep_last: Optional[int] = None  # keep the newest N epochs' checkpoints; None keeps all, as the tutorial does
+    eval_every: int = 0             # score the generator every N epochs and after the last (digit models); 0: never
+    eval_samples: int = 2000        # digits scored each time (eval.py's default is 10,000)
     config: Optional[str] = None    # the recipe file these settings started from
 
     def recipe(self) -> dict[str, Any]:
@@ -146,10 +148,12 @@ def resolve(flags: dict[str, Any]) -> TrainConfig:
 def check_ranges(cfg: TrainConfig) -> None:
     """Refuse impossible numbers before anything is loaded or created."""
     check_values(dataclasses.asdict(cfg), "settings")
-    for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last"):
+    for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last", "eval_samples"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if cfg.eval_every < 0:
+        raise MsganError(f"--eval-every must be 0 (never) or more, got {cfg.eval_every}")
     if cfg.lr <= 0:
         raise MsganError(f"--lr must be positive, got {cfg.lr}")
 
@@ -160,7 +164,7 @@ def from_dict(values: dict[str, Any]) -> TrainConfig:
 
 
 # What a resumed run may change: everything else would make it another run.
-RESUME_MAY_CHANGE = ("epochs", "keep_last", "device", "pynative")
+RESUME_MAY_CHANGE = ("epochs", "keep_last", "eval_every", "eval_samples", "device", "pynative")
 
 
 def resumed(saved: dict[str, Any], flags: dict[str, Any], run: str) -> TrainConfig:

@@ -44,7 +44,7 @@ class Progress:
                   f"loss_d {loss_d:.3f}  loss_g {loss_g:.3f}  {rate:.1f} steps/s  ETA {format_seconds(eta)}", flush=True)
 
     def epoch_done(self, epoch: int, means: dict[str, float], seconds: float) -> None:
-        summary = "  ".join(f"{k} {v:.3f}" for k, v in means.items())
+        summary = "  ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in means.items())
         line = f"epoch {epoch + 1}/{self.epochs} done in {seconds:.1f} s: {summary}"
         if self.bar is not None:
             self.bar.write(line)

@@ -21,7 +21,7 @@ from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import write_text
 from msgan.inference import load_trained_generator, resolve_architecture, resolve_checkpoint
-from msgan.metrics import fid, inception_score, mode_coverage, precision_recall
+from msgan.metrics import fid, inception_score, manifold_radii, mode_coverage, precision_recall
 from msgan.models import MODELS, NUM_CLASSES
 from msgan.sampling import generate, latents
 
@@ -54,12 +54,13 @@ class Judge:
     net: DigitClassifier
     reference: np.ndarray
     held_out: Digits
+    reference_radii: np.ndarray  # its k-NN manifold, computed once
 
     def score(self, images: np.ndarray) -> dict[str, float]:
         """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28)."""
         features, probs = judge(self.net, images)
         modes, kl = mode_coverage(probs)
-        precision, recall = precision_recall(self.reference, features)
+        precision, recall = precision_recall(self.reference, features, real_radii=self.reference_radii)
         return {"fid": round(fid(features, self.reference), 4), "is": round(inception_score(probs), 4),
                 "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
                 "recall": round(recall, 4)}
@@ -71,7 +72,8 @@ def shipped_judge() -> Judge:
     digits = load_embedded()
     train, held = split(digits.labels, seed=0)
     net = load_classifier()
-    return Judge(net, judge(net, digits.images[train])[0], subset(digits, held))
+    reference = judge(net, digits.images[train])[0]
+    return Judge(net, reference, subset(digits, held), manifold_radii(reference))
 
 
 def load_samples(path: str) -> np.ndarray:

@@ -5,6 +5,8 @@ precision/recall, class probabilities for IS and mode coverage. Everything is co
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 MODE_SHARE = 0.01  # a class counts as drawn when it receives at least this share of the predictions
@@ -79,11 +81,20 @@ def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: i
     return hits / len(points)
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024) -> tuple[float, float]:
+def manifold_radii(x: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024) -> np.ndarray:
+    """Each sample's distance to its k-th nearest neighbour in its own set: the balls of its manifold."""
+    return _kth_neighbour_radii(np.asarray(x, dtype=np.float64), k, chunk)
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024,
+                     real_radii: Optional[np.ndarray] = None) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019): precision is the share of fake samples inside
     the real manifold (the union of balls reaching each real sample's k-th neighbour), recall the share of
-    real samples inside the fake manifold. Precision says "looks real", recall "covers everything"."""
+    real samples inside the fake manifold. Precision says "looks real", recall "covers everything".
+    `real_radii` (manifold_radii of `real`) saves recomputing them for a fixed reference."""
     real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
-    precision = _inside(fake, real, _kth_neighbour_radii(real, k, chunk), chunk)
+    if real_radii is None:
+        real_radii = _kth_neighbour_radii(real, k, chunk)
+    precision = _inside(fake, real, real_radii, chunk)
     recall = _inside(real, fake, _kth_neighbour_radii(fake, k, chunk), chunk)
     return precision, recall

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import numpy as np
 from mindspore import Parameter, nn
@@ -12,14 +12,17 @@ from mindspore import Parameter, nn
 from msgan.checkpoints import DISCRIMINATOR, GENERATOR, STATE, checkpoint_info, save_network, save_state
 from msgan.config import TrainConfig
 from msgan.data import to_uint8
+from msgan.evaluation import shipped_judge
 from msgan.models import MODELS, NUM_CLASSES
-from msgan.runs import LOSS_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints, write_losses
-from msgan.sampling import generate
-from msgan.visuals import heat_strip, make_grid, plot_losses, plot_pattern_outputs, save_gif, save_png
+from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints,
+                        write_csv)
+from msgan.sampling import EVAL_NOISE, generate, latents
+from msgan.visuals import heat_strip, make_grid, plot_losses, plot_metrics, plot_pattern_outputs, save_gif, save_png
 
 # Drawing loss.png takes about 0.3 s, a tenth of an epoch on the 2-core CPU: redraw it at most
 # this often, and always after the last epoch. losses.csv is still written every epoch.
 PLOT_EVERY_S = 30.0
+FID = METRIC_COLUMNS.index("fid")
 
 
 def grid_labels(cfg: TrainConfig) -> np.ndarray:
@@ -38,24 +41,34 @@ class RunRecorder:
     steps_per_epoch: int
     fixed_z: np.ndarray  # the noise behind every epoch's picture
     rows: list[tuple] = field(default_factory=list)
+    metric_rows: list[tuple] = field(default_factory=list)  # one per evaluation, as METRIC_COLUMNS
     last_plot: float = -PLOT_EVERY_S
     columns: ClassVar[tuple[str, ...]] = LOSS_COLUMNS
 
     def record(self, epoch: int, step: int, values: list[float]) -> None:
         self.rows.append((epoch, step, *values))
 
-    def epoch_means(self) -> dict[str, float]:
+    def epoch_summary(self, epoch: int) -> dict[str, float]:
+        """The epoch's mean losses and D outputs, and its scores when it was evaluated."""
         means = np.mean([row[2:6] for row in self.rows[-self.steps_per_epoch:]], axis=0)
-        return dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means))
+        summary = dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means.tolist()))
+        if self.metric_rows and self.metric_rows[-1][0] == epoch:
+            scores = dict(zip(METRIC_COLUMNS, self.metric_rows[-1]))
+            summary.update({"FID": scores["fid"], "IS": scores["is"], "modes": int(scores["modes"])})
+        return summary
 
     def history(self) -> dict[str, np.ndarray]:
         """What a resumed run needs to continue losses.csv, loss.png and the pictures (float64 holds
         the steps exactly and every float32 loss as it was)."""
-        return {"losses": np.array(self.rows, dtype=np.float64).reshape(-1, len(self.columns))}
+        return {"losses": np.array(self.rows, dtype=np.float64).reshape(-1, len(self.columns)),
+                "metrics": np.array(self.metric_rows, dtype=np.float64).reshape(-1, len(METRIC_COLUMNS))}
 
     def restore(self, history: dict[str, np.ndarray]) -> None:
         losses = history.get("losses", np.zeros((0, len(self.columns))))
         self.rows = [(int(epoch), int(step), *values) for epoch, step, *values in losses.tolist()]
+        metrics = history.get("metrics", np.zeros((0, len(METRIC_COLUMNS))))
+        self.metric_rows = [(int(e), int(s), int(n), fid, is_, int(modes), *rest)
+                            for e, s, n, fid, is_, modes, *rest in metrics.tolist()]
 
     def picture(self) -> np.ndarray:
         """The epoch's sample grid, drawn from the fixed noise."""
@@ -76,10 +89,37 @@ class RunRecorder:
                      checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
         save_png(self.picture(), run.epoch_image(epoch))
         save_gif([run.epoch_image(e) for e in range(epoch + 1)], run.gif)
-        write_losses(run.losses_csv, self.rows, self.columns)
+        write_csv(run.losses_csv, self.rows, self.columns)
+        if self.evaluation_due(epoch):
+            self.evaluate(epoch, step)
         if epoch == cfg.epochs - 1 or time.perf_counter() - self.last_plot >= PLOT_EVERY_S:
             self.plot()
             self.last_plot = time.perf_counter()
+
+    def evaluation_due(self, epoch: int) -> bool:
+        every = self.cfg.eval_every
+        last = epoch == self.cfg.epochs - 1
+        return MODELS[self.cfg.model].kind == "digits" and every > 0 and ((epoch + 1) % every == 0 or last)
+
+    def evaluate(self, epoch: int, step: int) -> None:
+        """Score eval_samples digits drawn from fixed noise (so that the scores follow G alone) into
+        metrics.csv and metrics.png, and keep the generator of the lowest FID as Generator_best.ckpt."""
+        cfg, run = self.cfg, self.run
+        z = latents(cfg.eval_samples, cfg.latent_dim, cfg.seed, EVAL_NOISE, distribution=cfg.latent)
+        labels = np.arange(cfg.eval_samples, dtype=np.int32) % NUM_CLASSES if MODELS[cfg.model].conditional else None
+        scores = shipped_judge().score(to_uint8(generate(self.generator, z, labels)))  # loaded at the first call
+        best = self.best_row()
+        self.metric_rows.append((epoch, step, cfg.eval_samples, *(scores[c] for c in METRIC_COLUMNS[3:])))
+        write_csv(run.metrics_csv, self.metric_rows, METRIC_COLUMNS)
+        plot_metrics(np.array(self.metric_rows, dtype=np.float64), run.metrics_png)
+        if best is None or scores["fid"] < best[FID]:
+            save_network(self.generator, run.best_generator,
+                         checkpoint_info(epoch, step, GENERATOR, cfg.model, cfg.recipe_hash()),
+                         {"fid": np.array(scores["fid"])})
+
+    def best_row(self) -> Optional[tuple]:
+        """The evaluation of the lowest FID so far."""
+        return min(self.metric_rows, key=lambda row: row[FID], default=None)
 
     def save_state(self, parameters: list[Parameter], at: Position, samples: int) -> None:
         """The resume state: `parameters` (both networks and optimizers), where the run stands, the history,
@@ -94,9 +134,14 @@ class RunRecorder:
         """The run folder's files, for the message at the end of training."""
         run, last = self.run, self.cfg.epochs - 1
         kept = f"the newest {self.cfg.keep_last} epochs'" if self.cfg.keep_last else "every epoch's"
-        return [f"{run.generator_ckpt(last)} (and {kept} Generator/Discriminator checkpoints)",
-                f"{run.epoch_image(last)} (one picture per epoch in {run.images})",
-                str(run.gif), str(run.loss_png), str(run.losses_csv), str(run.config)]
+        lines = [f"{run.generator_ckpt(last)} (and {kept} Generator/Discriminator checkpoints)",
+                 f"{run.epoch_image(last)} (one picture per epoch in {run.images})",
+                 str(run.gif), str(run.loss_png), str(run.losses_csv), str(run.config)]
+        best = self.best_row()
+        if best is not None:
+            lines += [f"{run.metrics_csv} and {run.metrics_png} (FID, IS, modes, precision, recall)",
+                      f"{run.best_generator} (the weights of Generator{best[0]}.ckpt, the lowest FID: {best[FID]:.1f})"]
+        return lines
 
 
 @dataclass

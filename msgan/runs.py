@@ -17,6 +17,7 @@ from msgan.files import write_text
 
 LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake")
 PATTERN_COLUMNS = ("g_out0", "g_out1", "g_out2", "g_out3")  # the toy GAN's outputs, logged beside its losses
+METRIC_COLUMNS = ("epoch", "step", "num", "fid", "is", "modes", "kl_uniform", "precision", "recall")
 
 
 @dataclass
@@ -41,6 +42,9 @@ class RunFolder:
         self.gif = root / "progress.gif"
         self.outputs_png = root / "outputs.png"  # the toy GAN only
         self.resume_state = self.checkpoints / "resume.ckpt"  # what --resume continues from
+        self.best_generator = self.checkpoints / "Generator_best.ckpt"  # the lowest FID of --eval-every
+        self.metrics_csv = root / "metrics.csv"
+        self.metrics_png = root / "metrics.png"
 
     def generator_ckpt(self, epoch: int) -> Path:
         return self.checkpoints / f"Generator{epoch}.ckpt"
@@ -98,8 +102,8 @@ def read_config(run_root: Path) -> Optional[dict]:
     return values
 
 
-def write_losses(path: Path, rows: list[tuple], columns: tuple[str, ...] = LOSS_COLUMNS) -> None:
-    """Write every step's losses (epoch, step, then the values named in `columns`) as CSV, atomically."""
+def write_csv(path: Path, rows: list[tuple], columns: tuple[str, ...] = LOSS_COLUMNS) -> None:
+    """Write rows of (epoch, step, then the values named in `columns`) as CSV, atomically."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)

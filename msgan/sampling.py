@@ -9,6 +9,7 @@ from mindspore import Tensor, nn
 # Separate random streams of one seed, so that e.g. the sample grid's noise does not depend
 # on how many training steps came before it.
 STEP_NOISE, FIXED_NOISE = 1, 2
+EVAL_NOISE = 6  # the digits scored during training (3, 4 and 5 serve the toy's samples and the classifier)
 # The toy 1010 GAN feeds its generator 0.5, the lesson's constant; "near-constant" adds this much noise.
 CONSTANT_LATENT, NEAR_CONSTANT_STD = 0.5, 0.1
 

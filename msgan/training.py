@@ -22,7 +22,7 @@ from msgan.files import remove_leftovers
 from msgan.models import MODELS, build_discriminator, build_generator
 from msgan.recorders import RunRecorder, new_recorder
 from msgan.runs import (Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config,
-                        write_losses)
+                        write_csv)
 from msgan.sampling import FIXED_NOISE, STEP_NOISE, latents
 
 StepFn = Callable[[Tensor, Tensor, Tensor], Tensor]
@@ -298,11 +298,11 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
                 progress.update(epoch, at.step, values[0], values[1])
                 if stop.signum is not None and at.batch < steps_per_epoch:
                     recorder.save_state(nets.state_parameters(), at, len(data))
-                    write_losses(run.losses_csv, recorder.rows, recorder.columns)
+                    write_csv(run.losses_csv, recorder.rows, recorder.columns)
                     raise stop.stopped(run, at)
             at = Position(epoch + 1, 0, at.step)
             save_epoch_end(recorder, nets, at, len(data))
-            progress.epoch_done(epoch, recorder.epoch_means(), time.perf_counter() - started)
+            progress.epoch_done(epoch, recorder.epoch_summary(epoch), time.perf_counter() - started)
             if stop.signum is not None and epoch < cfg.epochs - 1:
                 raise stop.stopped(run, at)
     files = "".join(f"  {line}\n" for line in recorder.summary())

@@ -111,6 +111,28 @@ def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, pa
     save_figure(fig, path)
 
 
+def plot_metrics(rows: np.ndarray, path: Path) -> None:
+    """FID, IS and precision/recall at each evaluated epoch (rows as runs.METRIC_COLUMNS)."""
+    plt = pyplot()
+    epochs = rows[:, 0] + 1
+    fig, (fid, score, pr) = plt.subplots(1, 3, figsize=(10, 3.2), dpi=100, layout="constrained")
+    fid.plot(epochs, rows[:, 3], marker="o", color="tab:red")
+    fid.set_yscale("log")
+    fid.set_title("FID (lower is better)")
+    score.plot(epochs, rows[:, 4], marker="o", color="tab:green")
+    score.set_ylim(1, 10)
+    score.set_title("IS (at most 10)")
+    pr.plot(epochs, rows[:, 7], marker="o", label="precision")
+    pr.plot(epochs, rows[:, 8], marker="o", label="recall")
+    pr.set_ylim(0, 1)
+    pr.legend(loc="lower right")
+    pr.set_title("precision and recall")
+    for ax in (fid, score, pr):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.2)
+    save_figure(fig, path)
+
+
 def plot_pattern_outputs(outputs: np.ndarray, path: Path) -> None:
     """The toy GAN's four outputs at every step, over the bands its real samples come from."""
     plt = pyplot()

@@ -62,6 +62,8 @@ TRAIN_CASES = {
     "unknown model": (["--model", "vae"], ["unknown model 'vae'"]),
     "unknown loss": (["--loss", "hinge"], ["unknown loss 'hinge'", "bce, mse"]),
     "zero keep-last": (["--keep-last", "0"], ["--keep-last must be at least 1"]),
+    "negative eval-every": (["--eval-every", "-1"], ["--eval-every must be 0 (never) or more"]),
+    "zero eval-samples": (["--eval-samples", "0"], ["--eval-samples must be at least 1"]),
     "download without folder": (["--download"], ["--download needs a folder"]),
     "data for the toy GAN": (["--model", "toy1010", "--limit", "5"], ["makes its own four-number samples"]),
 }

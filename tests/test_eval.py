@@ -1,13 +1,17 @@
 """eval.py: one JSON line per score, appended to the run's metrics.jsonl; saved samples score like the
-generator that drew them; bad inputs are one error line."""
+generator that drew them; bad inputs are one error line. train.py --eval-every: metrics.csv and the best
+generator."""
+import csv
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import run_script
+from msgan.checkpoints import read_checkpoint, read_checkpoint_extras
 from test_bad_input import assert_one_error_line, snapshot
 
 KEYS = {"fid", "is", "modes", "kl_uniform", "precision", "recall"}
@@ -94,3 +98,24 @@ def test_eval_refuses_bad_requests(run, tmp_path):
     before = snapshot(toy)
     assert_one_error_line(run_script("eval.py", "--run", str(toy)), "does not draw digits")
     assert snapshot(toy) == before
+
+
+def test_eval_every_scores_epochs_and_keeps_the_best_generator(tmp_path):
+    out = tmp_path / "run"
+    result = run_script("train.py", "--epochs", "3", "--limit", "640", "--eval-every", "1", "--eval-samples", "500",
+                        "--out", str(out), "--device", "CPU")
+    assert result.returncode == 0, result.stderr
+    with open(out / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2] and {r["num"] for r in rows} == {"500"}
+    assert all(0 <= int(r["modes"]) <= 10 and float(r["fid"]) > 0 for r in rows)
+    best = min(rows, key=lambda r: float(r["fid"]))
+    params, info, extras = read_checkpoint_extras(out / "checkpoints" / "Generator_best.ckpt")
+    assert info.network == "generator" and info.epoch == int(best["epoch"])
+    assert f"{extras['fid']:.6g}" == best["fid"]
+    same_epoch, _ = read_checkpoint(out / "checkpoints" / f"Generator{best['epoch']}.ckpt")
+    for name, value in same_epoch.items():
+        np.testing.assert_array_equal(params[name].asnumpy(), value.asnumpy(), err_msg=name)
+    with Image.open(out / "metrics.png") as plot:
+        assert plot.width > 500 and plot.height > 200
+    assert "Generator_best.ckpt" in result.stdout and "FID" in result.stdout
