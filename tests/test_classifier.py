@@ -1,8 +1,14 @@
 """The shipped digit classifier: its recorded accuracy holds on the embedded split, its features are
 deterministic, and the metrics built on it tell real digits from noise and from a collapsed generator."""
+import os
+import re
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from conftest import REPO, write_mnist
 from msgan.checkpoints import read_checkpoint_extras
 from msgan.classifier import CLASSIFIER_CKPT, accuracy, judge, load_classifier, shift, split, subset
 from msgan.data import load_embedded
@@ -73,3 +79,21 @@ def test_shift_moves_each_image_by_at_most_two_pixels():
     ys, xs = np.nonzero(moved[:, :, :] == 255)[1:]
     assert len(ys) == 200  # every image keeps its one bright pixel
     assert set(ys.tolist()) == set(range(12, 17)) and set(xs.tolist()) == set(range(12, 17))
+
+
+def test_the_recorded_command_trains_on_a_data_folder(tmp_path):
+    """`python -m msgan.classifier --data DIR` on small MNIST files the test writes: a loadable classifier that
+    records its held-out accuracy (random pixels: about chance)."""
+    write_mnist(tmp_path / "mnist", n=200)
+    out = tmp_path / "clf.ckpt"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-m", "msgan.classifier", "--data", str(tmp_path / "mnist"),
+                             "--epochs", "1", "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    held, trained = map(int, re.search(r"on (\d+) digits \((\d+) trained on", result.stdout).groups())
+    assert held + trained == 200 and 30 <= held <= 50  # a fifth of each digit held out
+    net = load_classifier(out)
+    _, info, extras = read_checkpoint_extras(out)
+    assert info.network == "classifier" and 0 <= extras["held_out_accuracy"] <= 1
+    features, probs = judge(net, np.zeros((3, 28, 28), dtype=np.uint8))
+    assert features.shape == (3, 64) and np.allclose(probs.sum(axis=1), 1)
