@@ -59,8 +59,9 @@ def mode_coverage(probs: np.ndarray) -> tuple[int, float]:
     return int(np.sum(share >= MODE_SHARE)), float(np.sum(drawn * np.log(drawn * classes)))
 
 
-def _kth_neighbour_radii(x: np.ndarray, k: int, chunk: int) -> np.ndarray:
-    """Each row's distance to its k-th nearest other row."""
+def manifold_radii(x: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024) -> np.ndarray:
+    """Each sample's distance to its k-th nearest neighbour in its own set: the balls of its manifold."""
+    x = np.asarray(x, dtype=np.float64)
     radii = np.empty(len(x))
     for start in range(0, len(x), chunk):
         d = _distances(x[start:start + chunk], x)
@@ -81,11 +82,6 @@ def _inside(points: np.ndarray, centres: np.ndarray, radii: np.ndarray, chunk: i
     return hits / len(points)
 
 
-def manifold_radii(x: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024) -> np.ndarray:
-    """Each sample's distance to its k-th nearest neighbour in its own set: the balls of its manifold."""
-    return _kth_neighbour_radii(np.asarray(x, dtype=np.float64), k, chunk)
-
-
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024,
                      real_radii: Optional[np.ndarray] = None) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019): precision is the share of fake samples inside
@@ -94,7 +90,7 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS, ch
     `real_radii` (manifold_radii of `real`) saves recomputing them for a fixed reference."""
     real, fake = np.asarray(real, dtype=np.float64), np.asarray(fake, dtype=np.float64)
     if real_radii is None:
-        real_radii = _kth_neighbour_radii(real, k, chunk)
+        real_radii = manifold_radii(real, k, chunk)
     precision = _inside(fake, real, real_radii, chunk)
-    recall = _inside(real, fake, _kth_neighbour_radii(fake, k, chunk), chunk)
+    recall = _inside(real, fake, manifold_radii(fake, k, chunk), chunk)
     return precision, recall
