@@ -147,24 +147,36 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(reference, tmp_path):
     assert kept == ["Discriminator2.ckpt", "Discriminator3.ckpt", "Generator2.ckpt", "Generator3.ckpt", "resume.ckpt"]
 
 
+def with_calls_of_three(monkeypatch, change: Callable[[int, int, np.ndarray], np.ndarray]) -> None:
+    """Make every compiled call run three steps (an epoch of 10 is then 3+3+3+1), and pass each call's
+    first global step, its step count and its result through `change`."""
+    build, done = msgan.training.make_train_loop, [0]
+
+    def make_changed_loop(*args, **kwargs):
+        loop = build(*args, **kwargs)
+
+        def changed(*inputs):
+            count = int(inputs[-1])
+            out = change(done[0] + 1, count, loop(*inputs).asnumpy())
+            done[0] += count
+            return ms.Tensor(out)
+        return changed
+
+    monkeypatch.setattr(msgan.training, "steps_per_call", lambda seconds_per_step: 3)
+    monkeypatch.setattr(msgan.training, "make_train_loop", make_changed_loop)
+
+
 def test_stop_inside_an_epoch_resumes_from_that_batch(reference, tmp_path, monkeypatch):
-    """A real SIGINT arrives during step 13, the third batch of epoch 2: the run saves after it and
-    the resumed run skips exactly the batches already done."""
-    build = msgan.training.make_train_step
-
-    def make_step_that_is_interrupted(*args, **kwargs):
-        step, calls = build(*args, **kwargs), []
-
-        def interrupted(*inputs):
-            calls.append(1)
-            if len(calls) == 13:
-                os.kill(os.getpid(), signal.SIGINT)
-            return step(*inputs)
-        return interrupted
+    """A real SIGINT arrives during the call that runs steps 11-13, the first three batches of epoch 2:
+    the run saves after step 13, and the resumed run skips exactly the batches already done."""
+    def interrupt(first: int, count: int, out: np.ndarray) -> np.ndarray:
+        if first <= 13 < first + count:
+            os.kill(os.getpid(), signal.SIGINT)
+        return out
 
     out = tmp_path / "M"
     flags = {"limit": 640, "batch_size": 64, "device": "CPU", "epochs": EPOCHS, "out": str(out)}
-    monkeypatch.setattr(msgan.training, "make_train_step", make_step_that_is_interrupted)
+    with_calls_of_three(monkeypatch, interrupt)
     with pytest.raises(StoppedBySignal, match="after step 13, in epoch 2"):
         train(resolve(flags))
     saved = state(out)
@@ -178,20 +190,14 @@ def test_stop_inside_an_epoch_resumes_from_that_batch(reference, tmp_path, monke
 def test_nan_stops_the_run_and_the_last_good_epoch_stays_the_latest(tmp_path, monkeypatch):
     """Step 15, in epoch 2, reports NaN: nothing of epoch 2 is written, and resume.ckpt, losses.csv and the
     newest checkpoints stay those of epoch 1."""
-    build = msgan.training.make_train_step
-
-    def make_step_that_diverges(*args, **kwargs):
-        step, calls = build(*args, **kwargs), []
-
-        def diverging(*inputs):
-            calls.append(1)
-            values = step(*inputs)
-            return ms.Tensor(np.full(values.shape, np.nan, np.float32)) if len(calls) == 15 else values
-        return diverging
+    def diverge(first: int, count: int, out: np.ndarray) -> np.ndarray:
+        if first <= 15 < first + count:
+            out[15 - first] = np.nan
+        return out
 
     out = tmp_path / "N"
     flags = {"limit": 640, "batch_size": 64, "device": "CPU", "epochs": EPOCHS, "out": str(out)}
-    monkeypatch.setattr(msgan.training, "make_train_step", make_step_that_diverges)
+    with_calls_of_three(monkeypatch, diverge)
     with pytest.raises(MsganError, match=r"loss_d became nan at epoch 2, step 15.*Generator0.ckpt .* stay the latest"):
         train(resolve(flags))
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
