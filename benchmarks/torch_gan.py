@@ -1,11 +1,11 @@
 """The tutorial's MLP GAN step in PyTorch eager, as a speed reference (run only where torch is installed)."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 from torch import nn
+
+from timing import rate  # benchmarks/timing.py
 
 
 def generator(latent_dim: int = 100) -> nn.Module:
@@ -46,12 +46,7 @@ def steps_per_second(batch_size: int, steps: int, warmup: int = 5) -> float:
         opt_g.step()
         return loss_d.item(), loss_g.item()  # the loop logs both, as the tutorial's does
 
-    for i in range(warmup):
-        step(i)
-    start = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    return steps / (time.perf_counter() - start)
+    return rate(step, steps, warmup)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,12 @@
 that bench_train.py measures msgan against. Run in PyNative mode, as the tutorial is."""
 from __future__ import annotations
 
-import time
-
 import mindspore as ms
 import numpy as np
 from mindspore import Tensor, nn, ops
 from mindspore import dtype as mstype
+
+from timing import rate  # benchmarks/timing.py
 
 LATENT_SIZE = 100
 IMG_SIZE = 28
@@ -109,9 +109,4 @@ def steps_per_second(batch_size: int, steps: int, warmup: int = 2) -> float:
         d_losses.append(d_loss.asnumpy())
         g_losses.append(g_loss.asnumpy())
 
-    for i in range(warmup):
-        one(i)
-    start = time.perf_counter()
-    for i in range(steps):
-        one(i)
-    return steps / (time.perf_counter() - start)
+    return rate(one, steps, warmup)
