@@ -106,6 +106,7 @@ def compiled_networks(model: str, batch: int):
 
 def case_step(model: str, batch: int) -> dict[str, Any]:
     """msgan's compiled step, one call (and one fetch of the losses) per step, batches already on the device."""
+    import numpy as np
     from mindspore import Tensor
 
     from msgan.models import MODELS as SPECS
@@ -116,7 +117,6 @@ def case_step(model: str, batch: int) -> dict[str, Any]:
     step = make_train_step(nets.generator, nets.discriminator, nets.opt_g, nets.opt_d, loss=cfg.loss,
                            d_loss=cfg.d_loss, conditional=spec.conditional)
     images, labels = synthetic(model, batch)
-    import numpy as np
     z = np.random.default_rng(1).standard_normal((batch, cfg.latent_dim)).astype(np.float32)
     inputs = (Tensor(images), Tensor(z), Tensor(labels))
     start = time.perf_counter()
@@ -175,7 +175,7 @@ def case_train(model: str, batch: int) -> dict[str, Any]:
     from msgan.config import resolve
     from msgan.recorders import RunRecorder
 
-    epoch_seconds, output_seconds, state_seconds, data_shares, pending = [], [], [], [], [0.0]
+    epoch_seconds, output_seconds, state_seconds, data_shares, pending = [], [], [], [], []
 
     def timed(fn: Callable, into: Optional[list] = None) -> Callable:
         def wrapped(*args, **kwargs):
@@ -196,8 +196,8 @@ def case_train(model: str, batch: int) -> dict[str, Any]:
 
     def epoch_done(self, epoch, summary, seconds):
         epoch_seconds.append(seconds)
-        data_shares.append(sum(pending[1:]) / seconds)
-        pending[1:] = []
+        data_shares.append(sum(pending) / seconds)
+        pending.clear()
         done(self, epoch, summary, seconds)
     training.Progress.epoch_done = epoch_done
 
