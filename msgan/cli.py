@@ -1,4 +1,4 @@
-"""Command-line parsing for train.py, infer.py and eval.py; errors become one line and a non-zero exit."""
+"""Command-line parsing for train.py, infer.py, eval.py and export.py; errors become one line and a non-zero exit."""
 from __future__ import annotations
 
 import argparse
@@ -48,22 +48,33 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 
+def generator_source(p: argparse.ArgumentParser, run_help: str) -> argparse._MutuallyExclusiveGroup:
+    """--ckpt FILE or --run RUN, exactly one (the group, for commands that take other sources too)."""
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--ckpt", help="a Generator*.ckpt file")
+    source.add_argument("--run", help=run_help)
+    return source
+
+
+def add_architecture_flags(p: argparse.ArgumentParser) -> None:
+    """The generator's architecture for a run folder without config.yaml, and the device."""
+    p.add_argument("--model", help="architecture, when the run folder has no config.yaml")
+    p.add_argument("--latent-dim", type=int, help="latent size, when the run folder has no config.yaml")
+    p.add_argument("--latent", help="latent distribution, when the run folder has no config.yaml")
+    p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
+
+
 def infer_parser() -> argparse.ArgumentParser:
     """infer.py's flags."""
     p = argparse.ArgumentParser(prog="infer.py",
                                 description="Draw digits (or the toy GAN's numbers) from a trained generator checkpoint.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--ckpt", help="a Generator*.ckpt file")
-    source.add_argument("--run", help="a run folder; its latest generator is used")
+    generator_source(p, "a run folder; its latest generator is used")
     p.add_argument("--num", type=int, default=64, help="how many digits to draw")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (new or empty); default: samples/ inside the run")
     p.add_argument("--png", action="store_true", help="also write one PNG per sample")
-    p.add_argument("--model", help="architecture, when the run folder has no config.yaml")
-    p.add_argument("--latent-dim", type=int, help="latent size, when the run folder has no config.yaml")
-    p.add_argument("--latent", help="latent distribution, when the run folder has no config.yaml")
-    p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
+    add_architecture_flags(p)
     p.add_argument("--batch-size", type=int, default=256, help="digits generated per batch")
     p.add_argument("--digit", help="conditional models: a digit 0-9 to draw, or 'all' for one row per digit")
     return p
@@ -75,19 +86,27 @@ def eval_parser() -> argparse.ArgumentParser:
                                 description="Score digits with msgan's classifier: FID, IS, modes, precision and "
                                             "recall, as one JSON line (also appended to the run's metrics.jsonl).",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--ckpt", help="a Generator*.ckpt file")
-    source.add_argument("--run", help="a run folder; its latest generator is scored")
+    source = generator_source(p, "a run folder; its latest generator is scored")
     source.add_argument("--real", action="store_true", help="score real digits: the held-out embedded ones, or --data")
     source.add_argument("--samples", help="score digits saved as .npy (infer.py's samples.npy)")
     p.add_argument("--num", type=int, default=10_000, help="how many digits to generate (or, with --data, to read)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", help="with --real: a folder of MNIST idx files")
-    p.add_argument("--model", help="architecture, when the run folder has no config.yaml")
-    p.add_argument("--latent-dim", type=int, help="latent size, when the run folder has no config.yaml")
-    p.add_argument("--latent", help="latent distribution, when the run folder has no config.yaml")
-    p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
+    add_architecture_flags(p)
     p.add_argument("--batch-size", type=int, default=256, help="digits generated per batch")
+    return p
+
+
+def export_parser() -> argparse.ArgumentParser:
+    """export.py's flags."""
+    p = argparse.ArgumentParser(prog="export.py",
+                                description="Export a trained generator as a MINDIR graph (ms.export).",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    generator_source(p, "a run folder; its latest generator is exported")
+    p.add_argument("--format", default="MINDIR", help="MINDIR")
+    p.add_argument("--batch", type=int, default=64, help="the graph's fixed number of latents per call")
+    p.add_argument("--out", help="the .mindir file; default: export/<checkpoint>-batch<N>.mindir in the run")
+    add_architecture_flags(p)
     return p
 
 
@@ -126,3 +145,10 @@ def eval_main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = vars(eval_parser().parse_args(argv))
     return run_reporting_errors(lambda: evaluate(EvalRequest(**args)))
+
+
+def export_main(argv: Optional[Sequence[str]] = None) -> int:
+    from msgan.export import ExportRequest, export_generator
+
+    args = vars(export_parser().parse_args(argv))
+    return run_reporting_errors(lambda: export_generator(ExportRequest(**args)))
