@@ -106,16 +106,12 @@ def compiled_networks(model: str, batch: int):
 
 def case_step(model: str, batch: int) -> dict[str, Any]:
     """msgan's compiled step, one call (and one fetch of the losses) per step, batches already on the device."""
+    import mindspore as ms
     import numpy as np
     from mindspore import Tensor
 
-    from msgan.models import MODELS as SPECS
-    from msgan.training import make_train_step
-
     cfg, nets = compiled_networks(model, batch)
-    spec = SPECS[model]
-    step = make_train_step(nets.generator, nets.discriminator, nets.opt_g, nets.opt_d, loss=cfg.loss,
-                           d_loss=cfg.d_loss, conditional=spec.conditional)
+    step = ms.jit(nets.train_step)
     images, labels = synthetic(model, batch)
     z = np.random.default_rng(1).standard_normal((batch, cfg.latent_dim)).astype(np.float32)
     inputs = (Tensor(images), Tensor(z), Tensor(labels))

@@ -44,7 +44,7 @@ def main() -> None:
     from msgan.device import select_device
     from msgan.models import MODELS
     from msgan.sampling import latents
-    from msgan.training import build_networks, make_train_step
+    from msgan.training import build_networks
 
     select_device("CPU")
     cfg = resolve({"model": args.model, "batch_size": args.batch})
@@ -53,8 +53,7 @@ def main() -> None:
     labels = np.random.default_rng(1).integers(0, 10, n).astype(np.int32)
     order = batches(n, args.batch, 0, 0).astype(np.int32)
     noise = latents(n, cfg.latent_dim, 0, distribution=cfg.latent).reshape(args.steps, args.batch, -1)
-    step = make_train_step(nets.generator, nets.discriminator, nets.opt_g, nets.opt_d, loss=cfg.loss,
-                           d_loss=cfg.d_loss, conditional=spec.conditional, track_fakes=spec.kind == "pattern")
+    step = ms.jit(nets.train_step)
     batches_of = [(Tensor(images[i]), Tensor(z), Tensor(labels[i])) for i, z in zip(order, noise)]
     on_device = (Tensor(images), Tensor(labels), Tensor(order), Tensor(noise))
 

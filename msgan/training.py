@@ -135,12 +135,14 @@ def make_train_loop(train_step: StepFn, width: int, compiled: bool = True) -> Lo
 
 @dataclass
 class Networks:
-    """A run's two networks, their optimizers, and the compiled loop of train steps over them."""
+    """A run's two networks, their optimizers, the recipe's single train step over them (uncompiled; the
+    loop compiles it), and the compiled loop of those steps that training calls."""
 
     generator: nn.Cell
     discriminator: nn.Cell
     opt_g: nn.Optimizer
     opt_d: nn.Optimizer
+    train_step: StepFn
     train_steps: LoopFn
 
     def state_parameters(self) -> list[Parameter]:
@@ -159,7 +161,7 @@ def build_networks(cfg: TrainConfig) -> Networks:
     train_step = make_train_step(generator, discriminator, opt_g, opt_d, loss=cfg.loss, d_loss=cfg.d_loss,
                                  conditional=spec.conditional, track_fakes=track_fakes, compiled=False)
     width = 4 + (spec.sample_shape[0] if track_fakes else 0)  # the four numbers, and G's mean output
-    return Networks(generator, discriminator, opt_g, opt_d,
+    return Networks(generator, discriminator, opt_g, opt_d, train_step,
                     make_train_loop(train_step, width, compiled=not cfg.pynative))
 
 
