@@ -37,6 +37,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help=f"default {d.seed}")
     p.add_argument("--device", help="auto (default), CPU, GPU or Ascend")
     p.add_argument("--pynative", action="store_true", help="run the step uncompiled (slow; for debugging)")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel training over the workers that msrun started: launch with "
+                        "scripts/run_distribute_train.sh N [flags]; --batch-size is then each worker's batch")
     p.add_argument("--out", help="run folder (new or empty); default: a new folder under runs/")
     p.add_argument("--grid-size", type=int, help=f"the epoch sample grid is N x N; default {d.grid_size}")
     p.add_argument("--eval-every", type=int, help="score the generator (FID, IS, modes) every N epochs and after "

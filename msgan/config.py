@@ -51,6 +51,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"            # auto, CPU, GPU or Ascend
     pynative: bool = False          # run the step uncompiled, the tutorial's way, for debugging
+    distribute: bool = False        # data-parallel over the workers msrun started (scripts/run_distribute_train.sh);
+                                    # batch_size is then each worker's batch
     out: Optional[str] = None       # run folder; a new one under runs/ when not given
     grid_size: int = 10             # the per-epoch sample grid is grid_size x grid_size
     keep_last: Optional[int] = None  # keep the newest N epochs' checkpoints; None keeps all, as the tutorial does

@@ -301,12 +301,14 @@ class Dropout(nn.Cell):
         self.threshold = Tensor(min(round(self.keep * 2 ** 32), 2 ** 32 - 1), ms.uint32)
         self.calls = Parameter(Tensor(0, ms.uint32), name="calls", requires_grad=False)
         self.key = Tensor(0, ms.uint32)  # the layer's own stream: see key_dropout_streams
+        self.shard = Tensor(0, ms.uint32)  # this worker's place in the global batch: see shard_dropout_streams
 
     def construct(self, x: Tensor) -> Tensor:
         if not self.training:
             return x
         start = mix32(self.calls.reshape(1) * Tensor(GOLDEN, ms.uint32) + self.key)
-        bits = mix32(ops.arange(x.size, dtype=ms.int32).astype(ms.uint32) + start)
+        first = self.shard * Tensor(x.size, ms.uint32)  # the index of this slice's first element in the global batch
+        bits = mix32(ops.arange(x.size, dtype=ms.int32).astype(ms.uint32) + first + start)
         ops.assign_add(self.calls, Tensor(1, ms.uint32))
         mask = (bits < self.threshold).astype(x.dtype).reshape(x.shape) * (1.0 / self.keep)
         return x * mask
@@ -319,3 +321,11 @@ def key_dropout_streams(net: nn.Cell) -> None:
     for _, cell in net.cells_and_names():
         if isinstance(cell, Dropout):
             cell.key = Tensor(zlib.crc32(f"{seed}/{cell.calls.name}".encode()), ms.uint32)
+
+
+def shard_dropout_streams(net: nn.Cell, rank: int) -> None:
+    """Make worker `rank`'s Dropout masks the rows of the mask that one process would draw for the global
+    batch, of which this worker holds slice `rank`: element i of the slice is element rank * size + i."""
+    for _, cell in net.cells_and_names():
+        if isinstance(cell, Dropout):
+            cell.shard = Tensor(rank, ms.uint32)

@@ -126,12 +126,14 @@ class RunRecorder:
         """The evaluation of the lowest FID so far."""
         return min(self.metric_rows, key=lambda row: row[FID], default=None)
 
-    def save_state(self, parameters: list[Parameter], at: Position, samples: int) -> None:
+    def save_state(self, parameters: list[Parameter], at: Position, facts: dict[str, int]) -> None:
         """The resume state: `parameters` (both networks and optimizers), where the run stands, the history,
-        and the training set's size; then the epoch checkpoints beyond --keep-last, which it no longer needs."""
+        and `facts` that a resume checks (the training set's size, the number of workers); then the
+        epoch checkpoints beyond --keep-last, which it no longer needs."""
         cfg = self.cfg
         info = checkpoint_info(at.epoch, at.step, STATE, cfg.model, cfg.recipe_hash(), at.batch)
-        save_state(parameters, self.run.resume_state, info, {**self.history(), "samples": np.array(samples)})
+        extras = {name: np.array(value) for name, value in facts.items()}
+        save_state(parameters, self.run.resume_state, info, {**self.history(), **extras})
         if cfg.keep_last is not None:
             prune_checkpoints(self.run, cfg.keep_last)
 

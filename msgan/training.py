@@ -19,7 +19,10 @@ from msgan.data import TrainingSet, batches, digit_set, load_digits, pattern_set
 from msgan.device import select_device
 from msgan.errors import MsganError, StoppedBySignal
 from msgan.files import remove_leftovers
+from msgan.layers import shard_dropout_streams
 from msgan.models import MODELS, build_discriminator, build_generator
+from msgan.parallel import (SINGLE, Workers, agree, gradient_mean, launched_by_msrun, start_workers, value_mean,
+                            weights_digest)
 from msgan.recorders import RunRecorder, new_recorder
 from msgan.runs import (Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config,
                         write_csv)
@@ -60,13 +63,15 @@ def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig
 
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
                     loss: str = "bce", d_loss: str = "mean", conditional: bool = False, track_fakes: bool = False,
-                    compiled: bool = True) -> StepFn:
+                    compiled: bool = True, workers: Workers = SINGLE) -> StepFn:
     """Build train_step(real, z, labels) -> [loss_d, loss_g, mean D(x), mean D(G(z))]: D is updated, then G.
 
     D's loss is the mean of its real and fake losses, or their `d_loss="sum"` (the 1010 lesson takes
     one D step on each). `labels` reach the networks only when they are `conditional`, and with
     `track_fakes` the batch mean of G's output follows the four numbers; these are Python-level
     choices, so the graph never sees the other branch.
+    With several `workers`, each update uses the gradients averaged over all of them, and the
+    returned numbers are their means: those of the global batch.
     """
     generator.set_train(True)  # BatchNorm normalises by batch statistics and updates its running ones
     discriminator.set_train(True)
@@ -93,6 +98,8 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
     # carries the gradient back into G's weights.
     grad_d = ms.value_and_grad(discriminator_loss, None, opt_d.parameters, has_aux=True)
     grad_g = ms.value_and_grad(generator_loss, 0)
+    mean_grads_d, mean_grads_g = gradient_mean(opt_d.parameters, workers), gradient_mean(opt_g.parameters, workers)
+    mean_over_workers = value_mean(workers)
 
     def train_step(real, z, labels):
         # One forward pass of G serves both updates, since G does not change before its own update
@@ -100,11 +107,11 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
         # DCGAN step about a sixth of its time, and updated BatchNorm's running statistics twice.
         fake, pull_back = ms.vjp(make_fakes, z, labels, weights=opt_g.parameters)
         (loss_d, (d_real, d_fake)), grads = grad_d(real, ops.stop_gradient(fake), labels)
-        opt_d(grads)
+        opt_d(mean_grads_d(grads))
         loss_g, grad_fake = grad_g(fake, labels)
-        opt_g(pull_back(grad_fake)[1])  # [0] would be the gradients of z and labels
+        opt_g(mean_grads_g(pull_back(grad_fake)[1]))  # [0] would be the gradients of z and labels
         stats = ops.stack([loss_d, loss_g, d_real, d_fake])
-        return ops.concat((stats, fake.mean(0).reshape(-1))) if track_fakes else stats
+        return mean_over_workers(ops.concat((stats, fake.mean(0).reshape(-1))) if track_fakes else stats)
 
     return ms.jit(train_step) if compiled else train_step
 
@@ -151,44 +158,71 @@ class Networks:
         return list({id(p): p for cell in cells for p in cell.get_parameters()}.values())
 
 
-def build_networks(cfg: TrainConfig) -> Networks:
-    """Fresh networks, optimizers and the (compiled) loop of train steps, as the recipe says."""
+def build_networks(cfg: TrainConfig, workers: Workers = SINGLE) -> Networks:
+    """Fresh networks, optimizers and the (compiled) loop of train steps, as the recipe says.
+
+    Every worker builds the same initial weights from the seed.
+    """
     ms.set_seed(cfg.seed)
     spec = MODELS[cfg.model]
     generator, discriminator = build_generator(cfg.model, cfg.latent_dim), build_discriminator(cfg.model)
+    for net in (generator, discriminator):
+        shard_dropout_streams(net, workers.rank)
     opt_g, opt_d = make_optimizers(generator, discriminator, cfg)
     track_fakes = spec.kind == "pattern"
     train_step = make_train_step(generator, discriminator, opt_g, opt_d, loss=cfg.loss, d_loss=cfg.d_loss,
-                                 conditional=spec.conditional, track_fakes=track_fakes, compiled=False)
+                                 conditional=spec.conditional, track_fakes=track_fakes, compiled=False,
+                                 workers=workers)
     width = 4 + (spec.sample_shape[0] if track_fakes else 0)  # the four numbers, and G's mean output
     return Networks(generator, discriminator, opt_g, opt_d, train_step,
                     make_train_loop(train_step, width, compiled=not cfg.pynative))
 
 
-def training_set(cfg: TrainConfig) -> TrainingSet:
-    """The digits the run asked for, or the toy GAN's own four-number samples, checked against the batch size."""
+def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:
+    """The digits the run asked for, or the toy GAN's own four-number samples, checked against the
+    global batch (--batch-size on each worker)."""
+    batch = cfg.batch_size * workers.size
     if MODELS[cfg.model].kind == "pattern":
         if cfg.data != TrainConfig.data or cfg.download or cfg.limit is not None:
             raise MsganError(f"'{cfg.model}' makes its own four-number samples: leave out --data, --download and --limit")
-        data = pattern_set(cfg.batch_size, cfg.seed)
+        data = pattern_set(batch, cfg.seed)
     else:
         data = digit_set(load_digits(cfg.data, download=cfg.download, limit=cfg.limit))
-    if cfg.batch_size > len(data):
-        raise MsganError(f"--batch-size {cfg.batch_size} is larger than the {len(data)} training images: "
-                         "lower --batch-size or raise --limit")
+    if batch > len(data):
+        on_workers = f" on each of {workers.size} workers" if workers.size > 1 else ""
+        raise MsganError(f"--batch-size {cfg.batch_size}{on_workers} is larger than the {len(data)} training images "
+                         "allow: lower --batch-size or raise --limit")
     return data
+
+
+def worker_folder(cfg: TrainConfig, workers: Workers) -> RunFolder:
+    """The run folder: made by the first worker; the others only name it in their messages."""
+    if workers.writes:
+        return create_run_folder(cfg.out, cfg.model)
+    return RunFolder(Path(cfg.out or "runs").expanduser())
+
+
+def describe(cfg: TrainConfig, device: str, workers: Workers) -> str:
+    """How the run trains: the device, the execution mode and, when distributed, the workers."""
+    mode = "PyNative" if cfg.pynative else "compiled graph"
+    if workers.size == 1:
+        return f"{device}, {mode}"
+    return (f"{workers.size} {device} workers ({mode}; this is worker {workers.rank}), "
+            f"a global batch of {workers.size} x {cfg.batch_size}")
 
 
 def train(cfg: TrainConfig) -> RunFolder:
     """Train a GAN as `cfg` says and leave a complete, resumable run folder after every epoch."""
     check_ranges(cfg)
     device = select_device(cfg.device, pynative=cfg.pynative)
-    data = training_set(cfg)
-    run = create_run_folder(cfg.out, cfg.model)
-    write_config(run, cfg)
-    print(f"msgan: training '{cfg.model}' on {data.source} on {device}, "
-          f"{'PyNative' if cfg.pynative else 'compiled graph'}; run folder {run.root}", flush=True)
-    fit(cfg, run, data, build_networks(cfg), Position(), history={})
+    workers = start_workers(cfg.distribute)
+    data = training_set(cfg, workers)
+    run = worker_folder(cfg, workers)
+    if workers.writes:
+        write_config(run, cfg)
+    print(f"msgan: training '{cfg.model}' on {data.source} on {describe(cfg, device, workers)}; "
+          f"run folder {run.root}", flush=True)
+    fit(cfg, run, data, build_networks(cfg, workers), Position(), history={}, workers=workers)
     return run
 
 
@@ -232,19 +266,34 @@ def resume(target: str, flags: dict[str, Any]) -> RunFolder:
     if at.epoch >= cfg.epochs:  # the epoch at.epoch is the next one to train, or the one in progress
         raise MsganError(f"{run.root} has already trained {at.epoch} epochs of {cfg.epochs}: "
                          f"pass --epochs with a larger total to train it further")
+    trained_on = int(history.get("workers", 1))  # resume states of msgan before --distribute: one worker
+    if cfg.distribute and not launched_by_msrun():
+        raise MsganError(f"{run.root} trained on {trained_on} workers: resume it with {resume_command(run, trained_on)}")
     device = select_device(cfg.device, pynative=cfg.pynative)
-    data = training_set(cfg)
+    workers = start_workers(cfg.distribute)
+    if workers.size != trained_on:
+        raise MsganError(f"{run.root} trained on {trained_on} worker(s), and this is {workers.size}: a resumed run "
+                         f"keeps its global batch; resume it with {resume_command(run, trained_on)}")
+    data = training_set(cfg, workers)
     if len(data) != history.get("samples"):
         raise MsganError(f"the training data now hold {len(data)} samples, but {run.root} trained on "
                          f"{history.get('samples')}: resume with the same data")
-    nets = build_networks(cfg)
+    nets = build_networks(cfg, workers)
     assign_state(nets.state_parameters(), params, str(run.resume_state))
-    remove_leftovers(run.root)  # temporary files of a write that a killed process never finished
-    write_config(run, cfg)  # the new total of epochs, --keep-last and device
-    print(f"msgan: resuming '{cfg.model}' in {run.root} at epoch {at.epoch + 1}, step {at.step}, on {device}",
-          flush=True)
-    fit(cfg, run, data, nets, at, history)
+    if workers.writes:
+        remove_leftovers(run.root)  # temporary files of a write that a killed process never finished
+        write_config(run, cfg)  # the new total of epochs, --keep-last and device
+    print(f"msgan: resuming '{cfg.model}' in {run.root} at epoch {at.epoch + 1}, step {at.step}, on "
+          f"{describe(cfg, device, workers)}", flush=True)
+    fit(cfg, run, data, nets, at, history, workers)
     return run
+
+
+def resume_command(run: RunFolder, workers: int) -> str:
+    """The command that continues `run`, trained on `workers` worker(s)."""
+    if workers == 1:
+        return f"python train.py --resume {run.root}"
+    return f"scripts/run_distribute_train.sh {workers} --resume {run.root}"
 
 
 class StopRequests:
@@ -257,7 +306,8 @@ class StopRequests:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self):
+    def __init__(self, resume_with: str):
+        self.resume_with = resume_with  # the command that continues the run
         self.signum: Optional[int] = None
         self.previous: dict[int, Any] = {}
 
@@ -277,11 +327,14 @@ class StopRequests:
         print("\nmsgan: stop requested: finishing the current steps and saving the run "
               "(press Ctrl-C again to stop at once)", flush=True)
 
-    def stopped(self, run: RunFolder, at: Position) -> StoppedBySignal:
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def stopped(self, at: Position) -> StoppedBySignal:
         """The exception that ends a stopped run, with the command that resumes it."""
         epoch = at.epoch + 1 if at.batch else at.epoch  # counted from 1: the epoch of the last step taken
         return StoppedBySignal(f"stopped on request (Ctrl-C or SIGTERM) after step {at.step}, in epoch {epoch}; "
-                               f"the run is saved. Resume it with: python train.py --resume {run.root}", self.signum)
+                               f"the run is saved. Resume it with: {self.resume_with}", self.signum)
 
 
 # One compiled call runs about this many seconds of steps: a stop request waits for the call, and the
@@ -309,64 +362,94 @@ def check_finite(values: list[float], names: tuple[str, ...], run: RunFolder, ep
                      "lower --lr, or change --seed, and start a new run")
 
 
+def epoch_inputs(cfg: TrainConfig, samples: int, epoch: int, workers: Workers) -> tuple[Tensor, Tensor]:
+    """The epoch's batches, as rows of sample indices (steps, batch), and their noise (steps, batch, latent):
+    this worker's slice of each global batch, so that the workers together train on what one process
+    would with the global batch."""
+    batch = cfg.batch_size * workers.size
+    order = batches(samples, batch, cfg.seed, epoch)
+    noise = latents(order.size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch, distribution=cfg.latent)
+    noise = noise.reshape(len(order), batch, cfg.latent_dim)
+    return (Tensor(np.ascontiguousarray(workers.shard(order)).astype(np.int32)),
+            Tensor(np.ascontiguousarray(workers.shard(noise))))
+
+
 def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, start: Position,
-        history: dict[str, np.ndarray]) -> None:
+        history: dict[str, np.ndarray], workers: Workers = SINGLE) -> None:
     """The epoch loop from `start`: shuffle, step, log, and save each epoch's outputs and the resume state.
 
     Each epoch's order and noise are functions of (seed, epoch) alone, so a resumed run replays them
     and skips the batches already done. The steps run in compiled calls of several steps each
-    (steps_per_call); a stop request is answered when the current call returns.
+    (steps_per_call); a stop request is answered when the current call returns. With several
+    workers, they agree on each call's length and on stopping, and only the first one writes.
     """
     fixed_z = latents(cfg.grid_size ** 2, cfg.latent_dim, cfg.seed, FIXED_NOISE, distribution=cfg.latent)
-    steps_per_epoch = len(data) // cfg.batch_size
+    steps_per_epoch = len(data) // (cfg.batch_size * workers.size)
     recorder = new_recorder(run, cfg, nets.generator, nets.discriminator, steps_per_epoch, fixed_z)
     recorder.restore(history)
+    facts = {"samples": len(data), "workers": workers.size}  # what a resume must find unchanged
     progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs, done=start.step)
     at = start
     samples, labels = Tensor(data.samples), Tensor(data.labels)  # on the device once, for the whole run
     seconds_per_step: Optional[float] = None
-    with StopRequests() as stop, progress:
+    with StopRequests(resume_command(run, workers.size)) as stop, progress:
         for epoch in range(start.epoch, cfg.epochs):
             started = time.perf_counter()
-            order = Tensor(batches(len(data), cfg.batch_size, cfg.seed, epoch).astype(np.int32))
-            noise = latents(steps_per_epoch * cfg.batch_size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch,
-                            distribution=cfg.latent)
-            noise = Tensor(noise.reshape(steps_per_epoch, cfg.batch_size, cfg.latent_dim))
+            order, noise = epoch_inputs(cfg, len(data), epoch, workers)
             while at.batch < steps_per_epoch:
                 count = min(steps_per_call(seconds_per_step), steps_per_epoch - at.batch)
                 called = time.perf_counter()
                 rows = nets.train_steps(samples, labels, order, noise, Tensor(at.batch, ms.int32),
                                         Tensor(count, ms.int32)).asnumpy()[:count].tolist()
-                seconds_per_step = (time.perf_counter() - called) / count
                 for values in rows:  # loss_d, loss_g, D(x), D(G(z)) (and the toy GAN's four outputs)
                     check_finite(values, recorder.columns[2:], run, epoch, at.step + 1)
                     at = Position(epoch, at.batch + 1, at.step + 1)
                     recorder.record(epoch, at.step, values)
                 progress.update(epoch, at.step, values[0], values[1])
-                if stop.signum is not None and at.batch < steps_per_epoch:
-                    recorder.save_state(nets.state_parameters(), at, len(data))
-                    write_csv(run.losses_csv, recorder.rows, recorder.columns)
-                    if epoch > 0:
-                        recorder.redraw(epoch - 1)
-                    raise stop.stopped(run, at)
+                stopping, seconds_per_step = agree(workers, stop.requested(), (time.perf_counter() - called) / count)
+                if stopping and at.batch < steps_per_epoch:
+                    if workers.writes:
+                        save_stopped(recorder, nets, at, facts)
+                    raise stop.stopped(at)
             at = Position(epoch + 1, 0, at.step)
-            save_epoch_end(recorder, nets, at, len(data))
+            if workers.writes:
+                save_epoch_end(recorder, nets, at, facts)
             progress.epoch_done(epoch, recorder.epoch_summary(epoch), time.perf_counter() - started)
-            if stop.signum is not None and epoch < cfg.epochs - 1:
-                recorder.redraw(epoch)
-                raise stop.stopped(run, at)
+            if agree(workers, stop.requested(), 0.0)[0] and epoch < cfg.epochs - 1:
+                if workers.writes:
+                    recorder.redraw(epoch)
+                raise stop.stopped(at)
+    print(finished(recorder, progress.elapsed(), workers, nets), flush=True)
+
+
+def finished(recorder: RunRecorder, seconds: float, workers: Workers, nets: Networks) -> str:
+    """The message at the end of training: the run folder's files and, when distributed, the weights' digest."""
+    run, took = recorder.run, format_seconds(seconds)
+    digest = weights_digest([nets.generator, nets.discriminator]) if workers.size > 1 else ""
+    if not workers.writes:
+        return (f"msgan: worker {workers.rank} of {workers.size} done in {took}; worker 0 wrote the run folder. "
+                f"Weights sha256 {digest}")
     files = "".join(f"  {line}\n" for line in recorder.summary())
-    print(f"msgan: done in {format_seconds(progress.elapsed())}. Run folder {run.root}:\n{files}"
-          f"Sample from it: python infer.py --run {run.root}", flush=True)
+    same = f"Weights sha256 {digest} (every worker prints its own)\n" if workers.size > 1 else ""
+    return (f"msgan: done in {took}. Run folder {run.root}:\n{files}{same}"
+            f"Sample from it: python infer.py --run {run.root}")
 
 
-def save_epoch_end(recorder: RunRecorder, nets: Networks, at: Position, samples: int) -> None:
+def save_stopped(recorder: RunRecorder, nets: Networks, at: Position, facts: dict[str, int]) -> None:
+    """A run stopped inside an epoch: the resume state, the losses so far, and the last finished epoch's plots."""
+    recorder.save_state(nets.state_parameters(), at, facts)
+    write_csv(recorder.run.losses_csv, recorder.rows, recorder.columns)
+    if at.epoch > 0:
+        recorder.redraw(at.epoch - 1)
+
+
+def save_epoch_end(recorder: RunRecorder, nets: Networks, at: Position, facts: dict[str, int]) -> None:
     """A finished epoch's files, then the resume state; a failed write says how to go on."""
     try:
         recorder.save_epoch(at.epoch - 1, at.step)
-        recorder.save_state(nets.state_parameters(), at, samples)
+        recorder.save_state(nets.state_parameters(), at, facts)
     except MsganError as err:
         if not recorder.run.resume_state.exists():
             raise
         raise MsganError(f"{err}; then continue the run from its last saved epoch with: "
-                         f"python train.py --resume {recorder.run.root}") from err
+                         f"{resume_command(recorder.run, facts['workers'])}") from err

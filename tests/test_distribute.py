@@ -1,0 +1,142 @@
+"""Data-parallel training, for real: scripts/run_distribute_train.sh starts 2 CPU workers with msrun on
+localhost, and they must train what one process trains on their concatenated batch.
+
+The model is mlp-small, which has neither BatchNorm (each worker normalises by its own slice's
+statistics, so a BatchNorm model differs from one process by design) nor Dropout (whose sharded masks
+are checked exactly below, in-process). 256 digits in global batches of 2 x 32 make 4 steps an epoch.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import mindspore as ms
+import numpy as np
+import pytest
+from mindspore import Tensor, nn
+
+from conftest import REPO, run_script
+from msgan.layers import Dropout, shard_dropout_streams
+
+WORKERS, BATCH = 2, 32
+RUN = ["--model", "mlp-small", "--limit", "256", "--device", "CPU"]
+LR = 2e-4  # mlp-small's recipe
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def distribute(cwd: Path, logs: str, *args: str) -> subprocess.CompletedProcess:
+    """bash scripts/run_distribute_train.sh 2 ARGS, as a user runs it, with this interpreter's msrun first on PATH."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MSGAN_MASTER_PORT": str(free_port()), "MSGAN_LOG_DIR": logs}
+    return subprocess.run(["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(WORKERS), *args],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+
+
+def worker_digests(logs: Path) -> list[str]:
+    """The weights' SHA-256 that each worker printed when it finished."""
+    found = []
+    for rank in range(WORKERS):
+        text = (logs / f"worker_{rank}.log").read_text()
+        found += re.findall(r"Weights sha256 ([0-9a-f]{16})", text)
+    return found
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """A distributed run of 1 epoch resumed to 2 (no --out: the workers must make one folder between
+    them), and one process trained for 2 epochs on the global batch."""
+    root = tmp_path_factory.mktemp("distribute")
+    first = distribute(root, "logs1", *RUN, "--batch-size", str(BATCH), "--epochs", "1")
+    assert first.returncode == 0, first.stdout + first.stderr
+    folders = list((root / "runs").iterdir())
+    second = distribute(root, "logs2", "--resume", str(folders[0]), "--epochs", "2")
+    assert second.returncode == 0, second.stdout + second.stderr
+    single = run_script("train.py", *RUN, "--batch-size", str(WORKERS * BATCH), "--epochs", "2",
+                        "--out", str(root / "single"))
+    assert single.returncode == 0, single.stderr
+    return {"root": root, "distributed": folders[0], "single": root / "single", "output": first.stdout}
+
+
+def test_the_workers_write_one_run_folder_and_show_worker_0(runs):
+    assert [p.name for p in (runs["root"] / "runs").iterdir()] == [runs["distributed"].name]
+    assert sorted(p.name for p in runs["root"].iterdir()) == ["logs1", "logs2", "runs", "single"]
+    assert "on 2 CPU workers" in runs["output"] and "a global batch of 2 x 32" in runs["output"]
+    assert "worker 1 of 2 done" not in runs["output"]  # worker 1's log stays in logs1/
+
+
+def test_every_worker_ends_with_the_same_weights(runs):
+    for logs in ("logs1", "logs2"):
+        digests = worker_digests(runs["root"] / logs)
+        assert len(digests) == WORKERS and len(set(digests)) == 1, digests
+
+
+def weights(run: Path, network: str, epoch: int) -> dict[str, np.ndarray]:
+    return {name: p.asnumpy() for name, p in ms.load_checkpoint(str(run / "checkpoints" / f"{network}{epoch}.ckpt")).items()
+            if name.startswith(network.lower())}
+
+
+@pytest.mark.parametrize("network", ["Generator", "Discriminator"])
+def test_two_workers_train_what_one_process_trains_on_their_concatenated_batch(runs, network):
+    """Equal within float32 rounding. The workers sum their halves' gradients and then the two halves, one
+    process sums all 64 rows at once: the gradients differ by about 1e-7 relatively. Adam divides each
+    gradient by its running RMS, so a weight whose gradient is near zero can see that rounding grow
+    into a visible part of one step (at most lr = 2e-4). Measured over these 8 steps: at most 3.4e-5,
+    about 1e-7 on average. A worker that did not average its gradients (training on its own 32 rows,
+    as the model zoo's identity reducer does) is 1e-3 away on average: the bounds below tell them apart.
+    """
+    for epoch in (0, 1):  # epoch 1 was trained after the resume
+        dist, single = weights(runs["distributed"], network, epoch), weights(runs["single"], network, epoch)
+        start = weights(runs["single"], network, 0) if epoch else None
+        assert dist.keys() == single.keys()
+        for name in single:
+            gap = np.abs(dist[name] - single[name])
+            assert gap.max() < LR, (name, gap.max())
+            assert gap.mean() < 1e-5, (name, gap.mean())
+            if start is not None:  # the second epoch moved the weights far more than the gap
+                assert np.abs(single[name] - start[name]).mean() > 50 * gap.mean(), name
+
+
+def test_the_logged_losses_are_those_of_the_global_batch(runs):
+    def rows(run: Path) -> np.ndarray:
+        with open(run / "losses.csv") as f:
+            return np.array([[float(v) for v in row] for row in list(csv.reader(f))[1:]])
+
+    dist, single = rows(runs["distributed"]), rows(runs["single"])
+    assert dist.shape == single.shape == (8, 6)  # 2 epochs of 4 steps, every step once despite the resume
+    np.testing.assert_allclose(dist, single, atol=2e-4)
+
+
+def test_a_distributed_run_resumes_only_on_as_many_workers(runs):
+    result = run_script("train.py", "--resume", str(runs["distributed"]), "--epochs", "3")
+    assert result.returncode != 0
+    line = result.stderr.strip()
+    assert line.count("\n") == 0 and f"scripts/run_distribute_train.sh 2 --resume {runs['distributed']}" in line
+
+
+def test_distribute_without_msrun_is_one_line(tmp_path):
+    result = run_script("train.py", *RUN, "--distribute", "--out", str(tmp_path / "x"))
+    assert result.returncode != 0 and not (tmp_path / "x").exists()
+    assert "scripts/run_distribute_train.sh N" in result.stderr and result.stderr.strip().count("\n") == 0
+
+
+def test_sharded_dropout_masks_are_the_rows_of_the_global_batch_mask():
+    """Worker r's Dropout on its slice keeps exactly the elements that one process keeps in those rows."""
+    x = Tensor(np.ones((8, 300), np.float32))
+    whole = Dropout(p=0.5)
+    whole.set_train(True)
+    expected = whole(x).asnumpy()
+    for rank in range(2):
+        layer = Dropout(p=0.5)
+        layer.set_train(True)
+        shard_dropout_streams(nn.SequentialCell([layer]), rank)
+        np.testing.assert_array_equal(layer(x[4 * rank:4 * (rank + 1)]).asnumpy(), expected[4 * rank:4 * (rank + 1)])
