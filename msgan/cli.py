@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable, Optional, Sequence
+from typing import Callable, NoReturn, Optional, Sequence
 
 from msgan.config import TrainConfig, resolve
 from msgan.errors import MsganError
@@ -67,18 +67,29 @@ def add_architecture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, like msgan's own, instead of the usage and a line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}: see {self.prog} --help\n")
+
+
 def infer_parser() -> argparse.ArgumentParser:
     """infer.py's flags."""
-    p = argparse.ArgumentParser(prog="infer.py",
-                                description="Draw digits (or the toy GAN's numbers) from a trained generator checkpoint.",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    generator_source(p, "a run folder; its latest generator is used")
+    p = OneLineErrorParser(prog="infer.py",
+                           description="Draw digits (or the toy GAN's numbers) from a trained generator checkpoint, "
+                                       "or from a MINDIR graph written by export.py.",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    source = generator_source(p, "a run folder; its latest generator is used")
+    source.add_argument("--mindir", help="a .mindir graph written by export.py, with the .json that export.py "
+                                         "wrote beside it; runs without msgan's model code")
     p.add_argument("--num", type=int, default=64, help="how many digits to draw")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (new or empty); default: samples/ inside the run")
     p.add_argument("--png", action="store_true", help="also write one PNG per sample")
     add_architecture_flags(p)
-    p.add_argument("--batch-size", type=int, default=256, help="digits generated per batch")
+    p.add_argument("--batch-size", type=int, default=256,
+                   help="digits generated per batch (a --mindir graph runs its own fixed batch)")
     p.add_argument("--digit", help="conditional models: a digit 0-9 to draw, or 'all' for one row per digit")
     return p
 

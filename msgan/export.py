@@ -1,5 +1,6 @@
 """Writing a trained generator as a MINDIR graph with ms.export, which MindSpore runs with ms.load and
-nn.GraphCell (or MindSpore Lite) without msgan's model code."""
+nn.GraphCell (or MindSpore Lite) without msgan's model code, and beside it the JSON sidecar that infer.py --mindir
+reads (latent size and distribution, batch, labels)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,13 +9,15 @@ from typing import Optional
 
 import mindspore as ms
 import numpy as np
-from mindspore import Tensor
+from mindspore import Tensor, nn
 
+from msgan import __version__
 from msgan.config import TrainConfig
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path, quiet_logging
-from msgan.inference import load_trained_generator, resolve_architecture, resolve_checkpoint
+from msgan.inference import (GraphInfo, load_trained_generator, resolve_architecture, resolve_checkpoint,
+                             sidecar_path)
 from msgan.models import MODELS
 
 FORMATS = ("MINDIR",)
@@ -35,10 +38,10 @@ class ExportRequest:
     device: str = "auto"
 
 
-def example_inputs(cfg: TrainConfig, batch: int) -> list[Tensor]:
+def example_inputs(latent_dim: int, conditional: bool, batch: int) -> list[Tensor]:
     """Inputs of the graph's shapes and types: latents, and digit labels for a conditional generator."""
-    inputs = [Tensor(np.zeros((batch, cfg.latent_dim), np.float32))]
-    if MODELS[cfg.model].conditional:
+    inputs = [Tensor(np.zeros((batch, latent_dim), np.float32))]
+    if conditional:
         inputs.append(Tensor(np.zeros(batch, np.int32)))
     return inputs
 
@@ -52,9 +55,30 @@ def export_path(request: ExportRequest, ckpt: Path, run_root: Path) -> Path:
         out = folder / f"{ckpt.stem}-batch{request.batch}.mindir"
     if out.suffix != ".mindir":
         raise MsganError(f"--out {out}: a MINDIR file must end in .mindir")
-    if out.exists():
-        raise MsganError(f"{out} already exists and msgan never overwrites your files: pass another --out")
+    for path in (out, sidecar_path(out)):
+        if path.exists():
+            raise MsganError(f"{path} already exists and msgan never overwrites your files: pass another --out")
     return out
+
+
+def graph_info(cfg: TrainConfig, batch: int, ckpt: Path, epoch: int) -> GraphInfo:
+    """The sidecar's contents: what infer.py --mindir needs and the graph cannot tell."""
+    spec = MODELS[cfg.model]
+    return GraphInfo(model=cfg.model, latent_dim=cfg.latent_dim, latent=cfg.latent, batch=batch,
+                     conditional=spec.conditional, kind=spec.kind, checkpoint=str(ckpt), epoch=epoch,
+                     msgan_version=__version__)
+
+
+def write_graph(generator: nn.Cell, info: GraphInfo, out: Path) -> None:
+    """The .mindir and its .json, each atomically; the .json lands last, so a sidecar always has its whole graph."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MsganError(f"cannot create folder {out.parent} ({err.strerror}): pass another --out") from err
+    inputs = example_inputs(info.latent_dim, info.conditional, info.batch)
+    with atomic_path(sidecar_path(out)) as tmp_info, atomic_path(out) as tmp_graph, quiet_logging():
+        ms.export(generator, *inputs, file_name=tmp_graph, file_format="MINDIR")
+        Path(tmp_info).write_text(info.to_json(), encoding="utf-8")
 
 
 def export_generator(request: ExportRequest) -> Path:
@@ -67,15 +91,13 @@ def export_generator(request: ExportRequest) -> Path:
     cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
     out = export_path(request, ckpt, run_root)
     select_device(request.device)
-    generator, info = load_trained_generator(ckpt, cfg)
+    generator, ckpt_info = load_trained_generator(ckpt, cfg)
     generator.set_train(False)  # BatchNorm's running statistics, no Dropout
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise MsganError(f"cannot create folder {out.parent} ({err.strerror}): pass another --out") from err
-    with atomic_path(out) as tmp, quiet_logging():
-        ms.export(generator, *example_inputs(cfg, request.batch), file_name=tmp, file_format="MINDIR")
-    inputs = "latents and digit labels" if MODELS[cfg.model].conditional else "latents"
-    print(f"msgan: generator of {ckpt} ('{cfg.model}', epoch {info.epoch}) exported to {out}: "
-          f"{request.batch} {inputs} of size {cfg.latent_dim} ({cfg.latent}) in, samples in [-1, 1] out", flush=True)
+    info = graph_info(cfg, request.batch, ckpt, ckpt_info.epoch)
+    write_graph(generator, info, out)
+    inputs = "latents and digit labels" if info.conditional else "latents"
+    outputs = "four numbers in [0, 1]" if info.kind == "pattern" else "images in [-1, 1]"
+    print(f"msgan: generator of {ckpt} ('{cfg.model}', epoch {info.epoch}) exported to {out}, described in "
+          f"{sidecar_path(out).name}: {info.batch} {inputs} of size {cfg.latent_dim} ({cfg.latent}) in, "
+          f"{info.batch} {outputs} out", flush=True)
     return out

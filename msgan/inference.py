@@ -1,17 +1,20 @@
-"""Drawing digits (or the toy GAN's four numbers) from a generator checkpoint alone."""
+"""Drawing digits (or the toy GAN's four numbers) from a generator checkpoint, or from a MINDIR graph that
+export.py wrote, which runs without msgan's model code."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Optional
+from typing import Optional, get_type_hints
 
+import mindspore as ms
 import numpy as np
 from mindspore import nn
 
 from msgan.checkpoints import CheckpointInfo, load_generator
-from msgan.config import TrainConfig, from_dict, resolve
+from msgan.config import CHOICES, TrainConfig, from_dict, resolve
 from msgan.data import to_uint8
-from msgan.device import select_device
+from msgan.device import _quiet_native_output, select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path
 from msgan.models import MODELS, NUM_CLASSES, build_generator
@@ -26,6 +29,7 @@ class InferRequest:
 
     ckpt: Optional[str] = None
     run: Optional[str] = None
+    mindir: Optional[str] = None      # a graph written by export.py, instead of --ckpt or --run
     num: int = 64
     seed: int = 0
     out: Optional[str] = None
@@ -35,7 +39,7 @@ class InferRequest:
     latent: Optional[str] = None      # likewise
     digit: Optional[str] = None       # conditional models: "0".."9" or "all"
     device: str = "auto"
-    batch_size: int = 256
+    batch_size: int = 256             # checkpoints only: a graph runs its own fixed batch
 
 
 def resolve_checkpoint(ckpt: Optional[str], run: Optional[str]) -> tuple[Path, Path]:
@@ -65,6 +69,86 @@ def load_trained_generator(ckpt: Path, cfg: TrainConfig) -> tuple[nn.Cell, Check
     """A generator of the run's architecture with the checkpoint's weights."""
     generator = build_generator(cfg.model, cfg.latent_dim)
     return generator, load_generator(generator, ckpt, cfg.model)
+
+
+@dataclass
+class GraphInfo:
+    """What a MINDIR graph cannot tell about itself; export.py writes it beside FILE.mindir as FILE.json."""
+
+    model: str
+    latent_dim: int
+    latent: str         # the distribution of the latents, see TrainConfig.latent
+    batch: int          # the graph's fixed number of latents per call
+    conditional: bool   # takes int32 digit labels as its second input
+    kind: str           # "digits" or "pattern" (the toy GAN's four numbers), see models.ModelSpec
+    checkpoint: str     # the checkpoint it was exported from, as export.py was given it
+    epoch: int
+    msgan_version: str  # of the msgan that exported it
+
+    def to_json(self) -> str:
+        """The sidecar's text."""
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+KINDS = ("digits", "pattern")
+
+
+def sidecar_path(mindir: Path) -> Path:
+    """FILE.json for FILE.mindir."""
+    return mindir.with_suffix(".json")
+
+
+def read_graph_info(mindir: Path) -> GraphInfo:
+    """The graph's sidecar, checked; a missing or invalid one is one line that says to export again."""
+    sidecar = sidecar_path(mindir)
+    fix = f"export the checkpoint again with export.py, which writes {sidecar.name} beside the .mindir"
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except FileNotFoundError as err:
+        raise MsganError(f"{sidecar} is missing: infer.py needs it for the graph's latents and batch; {fix}") from err
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise MsganError(f"{sidecar} is not readable JSON ({err}): {fix}") from err
+    problem = graph_info_problem(data)
+    if problem is not None:
+        raise MsganError(f"{sidecar} is not a valid msgan graph description ({problem}): {fix}")
+    return GraphInfo(**{f.name: data[f.name] for f in fields(GraphInfo)})
+
+
+def graph_info_problem(data: object) -> Optional[str]:
+    """What is wrong with a parsed sidecar, or None."""
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for name, wanted in get_type_hints(GraphInfo).items():
+        if name not in data:
+            return f"'{name}' is missing"
+        if type(data[name]) is not wanted:
+            return f"'{name}' must be of type {wanted.__name__}, not {data[name]!r}"
+    if data["latent"] not in CHOICES["latent"]:
+        return f"unknown latent '{data['latent']}'"
+    if data["kind"] not in KINDS:
+        return f"unknown kind '{data['kind']}'"
+    if data["latent_dim"] < 1 or data["batch"] < 1:
+        return "'latent_dim' and 'batch' must be at least 1"
+    return None
+
+
+def load_graph(mindir: Path) -> nn.GraphCell:
+    """The exported graph, ready to call; a damaged file is one line (MindSpore's own log line is silenced)."""
+    try:
+        with _quiet_native_output():
+            return nn.GraphCell(ms.load(str(mindir)))
+    except RuntimeError as err:  # MindSpore 2.10: 'Load MindIR failed.' for a truncated, empty or foreign file
+        raise MsganError(f"{mindir} cannot be loaded as a MINDIR graph (damaged or truncated): "
+                         "export the checkpoint again with export.py") from err
+
+
+def generate_fixed_batch(graph: nn.Cell, z: np.ndarray, labels: Optional[np.ndarray], batch: int) -> np.ndarray:
+    """The graph's output in calls of its fixed batch: the last chunk is padded with zeros, and the padding dropped."""
+    pad = -len(z) % batch
+    z_padded = np.concatenate([z, np.zeros((pad, z.shape[1]), z.dtype)])
+    if labels is not None:
+        labels = np.concatenate([labels, np.zeros(pad, labels.dtype)])
+    return generate(graph, z_padded, labels, batch)[:len(z)]
 
 
 def digit_labels(request: InferRequest, conditional: bool) -> tuple[Optional[np.ndarray], int]:
@@ -101,27 +185,61 @@ def infer(request: InferRequest) -> Path:
     for name in ("num", "batch_size"):
         if getattr(request, name) < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
+    if request.mindir is not None:
+        return infer_graph(request)
     ckpt, run_root = resolve_checkpoint(request.ckpt, request.run)
     cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
-    labels, num = digit_labels(request, MODELS[cfg.model].conditional)
+    spec = MODELS[cfg.model]
+    labels, num = digit_labels(request, spec.conditional)
     out = output_folder(request, ckpt, run_root)
     select_device(request.device)
     generator, info = load_trained_generator(ckpt, cfg)
     z = latents(num, cfg.latent_dim, request.seed, distribution=cfg.latent)
-    samples = generate(generator, z, labels, request.batch_size)
-    note = ""
-    if MODELS[cfg.model].kind == "pattern":
+    note = save_samples(request, out, generate(generator, z, labels, request.batch_size), spec.kind)
+    print(f"msgan: {num} samples from {ckpt} ('{cfg.model}', epoch {info.epoch}, seed {request.seed}) "
+          f"written to {out}{note}", flush=True)
+    return out
+
+
+def infer_graph(request: InferRequest) -> Path:
+    """infer() for --mindir: the same latents, labels and files, from the graph and its sidecar alone."""
+    mindir = Path(request.mindir).expanduser()
+    if mindir.suffix != ".mindir":
+        raise MsganError(f"--mindir {mindir}: pass a .mindir file written by export.py")
+    if not mindir.is_file():
+        raise MsganError(f"MINDIR file {mindir} does not exist: pass a .mindir file written by export.py")
+    flags = [flag for flag, value in (("--model", request.model), ("--latent-dim", request.latent_dim),
+                                      ("--latent", request.latent)) if value is not None]
+    if flags:
+        raise MsganError(f"{', '.join(flags)} cannot be used with --mindir: the graph was fixed by export.py and "
+                         f"{sidecar_path(mindir).name} describes it; leave out {', '.join(flags)}")
+    info = read_graph_info(mindir)
+    labels, num = digit_labels(request, info.conditional)
+    out = output_folder(request, mindir, mindir.parent.parent)  # RUN/export/FILE.mindir: samples go into RUN
+    select_device(request.device)
+    graph = load_graph(mindir)
+    z = latents(num, info.latent_dim, request.seed, distribution=info.latent)
+    note = save_samples(request, out, generate_fixed_batch(graph, z, labels, info.batch), info.kind)
+    print(f"msgan: {num} samples from {mindir} ('{info.model}' graph of batch {info.batch}, epoch {info.epoch}, "
+          f"seed {request.seed}) written to {out}{note}", flush=True)
+    return out
+
+
+def save_samples(request: InferRequest, out: Path, samples: np.ndarray, kind: str) -> str:
+    """Write the generator's float outputs as infer.py's files; return a note for the summary line.
+
+    Digits become uint8 pictures in a grid; the toy GAN's four numbers stay float32 and are drawn as heat strips.
+    """
+    if kind == "pattern":
         grid, singles = heat_strip(samples), [heat_strip(sample[None]) for sample in samples]
         mean = ", ".join(f"{v:.3f}" for v in samples.mean(axis=0))
         note = f"; mean output [{mean}] (the real pattern is near [1, 0, 1, 0])"
     else:
         samples = to_uint8(samples)
-        columns = NUM_CLASSES if request.digit == "all" else int(np.ceil(np.sqrt(num)))
-        grid, singles = make_grid(samples, columns), list(samples)
+        columns = NUM_CLASSES if request.digit == "all" else int(np.ceil(np.sqrt(len(samples))))
+        grid, singles, note = make_grid(samples, columns), list(samples), ""
     write_samples(out, samples, grid, singles if request.png else [])
-    print(f"msgan: {num} samples from {ckpt} ('{cfg.model}', epoch {info.epoch}, seed {request.seed}) "
-          f"written to {out}{note}", flush=True)
-    return out
+    return note
 
 
 def write_samples(out: Path, samples: np.ndarray, grid: np.ndarray, singles: list[np.ndarray]) -> None:

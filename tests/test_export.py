@@ -1,7 +1,8 @@
-"""export.py writes the generator as MINDIR; the graph, loaded without msgan's model code, draws what the
-checkpoint draws."""
+"""export.py writes the generator as MINDIR with a JSON sidecar; the graph, loaded without msgan's model code,
+draws what the checkpoint draws, and infer.py --mindir writes what infer.py --ckpt writes."""
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 from mindspore import Tensor, nn
 
 from conftest import run_script
+from msgan import __version__
 from msgan.checkpoints import GENERATOR, checkpoint_info, save_network
+from msgan.cli import infer_main
 from msgan.config import resolve
 from msgan.export import ExportRequest, export_generator
-from msgan.inference import load_trained_generator
+from msgan.inference import GraphInfo, load_trained_generator
 from msgan.models import build_generator
 from msgan.sampling import generate, latents
 
@@ -27,13 +30,34 @@ def save_fresh(cfg, folder: Path) -> Path:
     return path
 
 
-def test_exported_run_draws_what_its_checkpoint_draws(tiny_run, tmp_path):
-    run = tmp_path / "run"  # a copy: the shared run's folder must keep exactly what train.py wrote
+def assert_same_samples(from_graph: np.ndarray, from_ckpt: np.ndarray, batch: int) -> None:
+    """infer.py --mindir against infer.py --ckpt --batch-size `batch`: their calls of `batch` rows agree to the bit.
+    The graph runs the last, shorter chunk padded to `batch` rows, the checkpoint as it is (6 rows of 70, say), and on
+    CPU a MatMul over another number of rows may differ in the last float bit (about 2e-7 measured), which can move
+    a uint8 pixel by one grey level."""
+    full = len(from_ckpt) // batch * batch
+    assert from_graph.shape == from_ckpt.shape and from_graph.dtype == from_ckpt.dtype
+    np.testing.assert_array_equal(from_graph[:full], from_ckpt[:full])
+    assert np.abs(from_graph[full:].astype(np.int16) - from_ckpt[full:]).max(initial=0) <= 1
+
+
+@pytest.fixture(scope="module")
+def exported_run(tiny_run, tmp_path_factory):
+    """A copy of the shared run (whose folder must keep exactly what train.py wrote), exported by export.py --batch 16:
+    (the run, export.py's result)."""
+    run = tmp_path_factory.mktemp("exported") / "run"
     shutil.copytree(tiny_run, run)
-    result = run_script("export.py", "--run", str(run), "--batch", "16")
+    return run, run_script("export.py", "--run", str(run), "--batch", "16")
+
+
+def test_exported_run_draws_what_its_checkpoint_draws(exported_run):
+    run, result = exported_run
     assert result.returncode == 0, result.stderr
     path = run / "export" / "Generator1-batch16.mindir"
-    assert f"exported to {path}" in result.stdout
+    assert f"exported to {path}, described in Generator1-batch16.json" in result.stdout
+    assert json.loads(path.with_suffix(".json").read_text()) == {
+        "model": "mlp", "latent_dim": 100, "latent": "normal", "batch": 16, "conditional": False, "kind": "digits",
+        "checkpoint": str(run / "checkpoints" / "Generator1.ckpt"), "epoch": 1, "msgan_version": __version__}
     graph = nn.GraphCell(ms.load(str(path)))
     cfg = resolve({"model": "mlp"})
     z = latents(16, cfg.latent_dim, seed=3)
@@ -57,6 +81,82 @@ def test_conditional_and_convolutional_generators_export_exactly(model, tmp_path
                                   generate(generator, z, labels))
 
 
+def test_infer_mindir_writes_what_infer_ckpt_writes(exported_run, tmp_path, monkeypatch, capsys):
+    """70 samples from a graph of batch 16: four full calls and one padded; no msgan model is built."""
+    run, _ = exported_run
+    graph = run / "export" / "Generator1-batch16.mindir"
+    monkeypatch.setattr("msgan.inference.build_generator", lambda *args: pytest.fail("--mindir built a model"))
+    assert infer_main(["--mindir", str(graph), "--num", "70", "--seed", "5", "--device", "CPU"]) == 0
+    monkeypatch.undo()
+    samples = run / "samples" / "Generator1-batch16-seed5-n70"  # inside the run, as for its checkpoints
+    assert f"('mlp' graph of batch 16, epoch 1, seed 5) written to {samples}" in capsys.readouterr().out
+    assert infer_main(["--ckpt", str(run / "checkpoints" / "Generator1.ckpt"), "--num", "70", "--seed", "5",
+                       "--batch-size", "16", "--out", str(tmp_path / "ckpt"), "--device", "CPU"]) == 0
+    assert_same_samples(np.load(samples / "samples.npy"), np.load(tmp_path / "ckpt" / "samples.npy"), 16)
+    assert (samples / "grid.png").is_file()
+
+
+def test_infer_mindir_draws_the_digit_of_a_conditional_graph(tmp_path):
+    cfg = resolve({"model": "cgan"})
+    ms.set_seed(1)
+    ckpt = save_fresh(cfg, tmp_path)
+    graph = export_generator(ExportRequest(ckpt=str(ckpt), model="cgan", batch=4, device="CPU"))
+    assert json.loads(graph.with_suffix(".json").read_text())["conditional"] is True
+    common = ["--digit", "7", "--num", "10", "--png", "--device", "CPU"]
+    assert infer_main(["--mindir", str(graph), "--out", str(tmp_path / "graph"), *common]) == 0
+    assert infer_main(["--ckpt", str(ckpt), "--model", "cgan", "--batch-size", "4", "--out", str(tmp_path / "ckpt"),
+                       *common]) == 0
+    assert_same_samples(np.load(tmp_path / "graph" / "samples.npy"), np.load(tmp_path / "ckpt" / "samples.npy"), 4)
+    assert sorted(p.name for p in (tmp_path / "graph").iterdir()) == sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+
+
+def write_graph_files(folder: Path, sidecar: str | None) -> Path:
+    """A .mindir that is no graph, and beside it the given sidecar text (None: no sidecar)."""
+    graph = folder / "g.mindir"
+    graph.write_bytes(b"not a graph")
+    if sidecar is not None:
+        graph.with_suffix(".json").write_text(sidecar)
+    return graph
+
+
+VALID_SIDECAR = GraphInfo(model="mlp", latent_dim=100, latent="normal", batch=16, conditional=False, kind="digits",
+                          checkpoint="Generator1.ckpt", epoch=1, msgan_version="0.1.0").to_json()
+BAD_MINDIR_REQUESTS = {
+    "missing graph": (None, ["--mindir", "{tmp}/none.mindir"], ["none.mindir does not exist"]),
+    "missing sidecar": (None, ["--mindir", "{graph}"], ["g.json is missing", "export.py, which writes g.json"]),
+    "sidecar not JSON": ("{", ["--mindir", "{graph}"], ["g.json is not readable JSON", "export the checkpoint again"]),
+    "sidecar incomplete": ('{"model": "mlp"}', ["--mindir", "{graph}"], ["'latent_dim' is missing"]),
+    "with --ckpt": (None, ["--mindir", "{graph}", "--ckpt", "G.ckpt"], ["not allowed with argument --mindir"]),
+    "with --model": (VALID_SIDECAR, ["--mindir", "{graph}", "--model", "dcgan"], ["--model cannot be used with --mindir"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_MINDIR_REQUESTS))
+def test_bad_mindir_requests_are_one_line(case, tmp_path, capsys):
+    sidecar, args, phrases = BAD_MINDIR_REQUESTS[case]
+    graph = write_graph_files(tmp_path, sidecar)
+    try:
+        code = infer_main([a.format(tmp=tmp_path, graph=graph) for a in args])
+    except SystemExit as stop:  # argparse's usage errors
+        code = stop.code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert all(phrase in lines[0] for phrase in phrases), lines[0]
+    assert not (tmp_path / "samples").exists()
+
+
+def test_truncated_mindir_is_one_line(exported_run, tmp_path):
+    """In a fresh process, so that MindSpore's own log lines would show on stderr too."""
+    exported = exported_run[0] / "export" / "Generator1-batch16.mindir"
+    graph = tmp_path / "g.mindir"
+    graph.write_bytes(exported.read_bytes()[:1_000_000])
+    shutil.copy(exported.with_suffix(".json"), graph.with_suffix(".json"))
+    result = run_script("infer.py", "--mindir", str(graph), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: {graph} cannot be loaded as a MINDIR graph (damaged or "
+                                                  "truncated): export the checkpoint again with export.py"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--format", "ONNX"], "--format ONNX: msgan exports MINDIR"),
     (["--batch", "0"], "--batch must be at least 1"),
@@ -69,9 +169,10 @@ def test_bad_export_requests_are_one_line(tiny_run, args, message):
     assert len(lines) == 1 and message in lines[0], result.stderr
 
 
-def test_export_never_overwrites(tiny_run, tmp_path):
-    target = tmp_path / "g.mindir"
-    target.write_bytes(b"mine")
-    result = run_script("export.py", "--run", str(tiny_run), "--out", str(target))
-    assert result.returncode == 2 and "never overwrites" in result.stderr
-    assert target.read_bytes() == b"mine"
+@pytest.mark.parametrize("existing", ["g.mindir", "g.json"])
+def test_export_never_overwrites(existing, tiny_run, tmp_path):
+    """Neither the graph nor its sidecar."""
+    (tmp_path / existing).write_bytes(b"mine")
+    result = run_script("export.py", "--run", str(tiny_run), "--out", str(tmp_path / "g.mindir"))
+    assert result.returncode == 2 and f"{tmp_path / existing} already exists" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [existing] and (tmp_path / existing).read_bytes() == b"mine"
