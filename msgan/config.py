@@ -27,6 +27,7 @@ CHOICES = {
     "d_loss": ("mean", "sum"),
     "latent": ("normal", "uniform", "constant", "near-constant"),
     "device": ("auto", "CPU", "GPU", "Ascend"),
+    "amp": ("O0", "O1", "O2"),
 }
 
 
@@ -51,6 +52,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"            # auto, CPU, GPU or Ascend
     pynative: bool = False          # run the step uncompiled, the tutorial's way, for debugging
+    amp: str = "O0"                 # mixed precision (mindspore.amp): O0 float32, O1 or O2 (float16, loss scaling)
     distribute: bool = False        # data-parallel over the workers msrun started (scripts/run_distribute_train.sh);
                                     # batch_size is then each worker's batch
     out: Optional[str] = None       # run folder; a new one under runs/ when not given
@@ -158,6 +160,9 @@ def check_ranges(cfg: TrainConfig) -> None:
         raise MsganError(f"--eval-every must be 0 (never) or more, got {cfg.eval_every}")
     if cfg.lr <= 0:
         raise MsganError(f"--lr must be positive, got {cfg.lr}")
+    from msgan.precision import check_level  # imports MindSpore; keep this module light
+
+    check_level(cfg.amp, cfg.model)
 
 
 def from_dict(values: dict[str, Any]) -> TrainConfig:

@@ -30,7 +30,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
     try:
         yield tmp
-        with open(tmp, "rb+") as f:
+        with open(tmp, "rb") as f:  # read-only: ms.export and save_checkpoint leave their files mode 0400
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as err:

@@ -13,6 +13,7 @@ from mindspore import nn, ops
 from mindspore.common.initializer import Normal
 
 from msgan.layers import Conv2d, Conv2dTranspose, Dropout, key_dropout_streams
+from msgan.precision import mixed_precision
 
 IMAGE_SHAPE = (1, 28, 28)
 IMAGE_PIXELS = 28 * 28
@@ -37,9 +38,10 @@ class ImageGenerator(nn.Cell):
     def __init__(self, layers: list[nn.Cell]):
         super().__init__()
         self.model = nn.SequentialCell(*layers)
+        self.image_shape = IMAGE_SHAPE  # an attribute: --amp O1 recompiles construct without this module's names
 
     def construct(self, z):
-        return self.model(z).view(-1, *IMAGE_SHAPE)
+        return self.model(z).view(-1, *self.image_shape)
 
 
 class ImageDiscriminator(nn.Cell):
@@ -65,9 +67,10 @@ class ConditionalGenerator(nn.Cell):
         super().__init__()
         self.embed = label_embedding(NUM_CLASSES)
         self.model = nn.SequentialCell(*layers)
+        self.image_shape = IMAGE_SHAPE  # see ImageGenerator
 
     def construct(self, z, labels):
-        return self.model(ops.concat((z, self.embed(labels)), axis=1)).view(-1, *IMAGE_SHAPE)
+        return self.model(ops.concat((z, self.embed(labels)), axis=1)).view(-1, *self.image_shape)
 
 
 class ConditionalDiscriminator(nn.Cell):
@@ -216,19 +219,18 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def build_generator(model: str, latent_dim: int) -> nn.Cell:
-    """A fresh generator whose parameter names match msgan checkpoints ('generator.…')."""
-    net = MODELS[model].generator(latent_dim)
+def build_generator(model: str, latent_dim: int, amp: str = "O0") -> nn.Cell:
+    """A fresh generator whose parameter names match msgan checkpoints ('generator.…'), at mixed-precision
+    level `amp` (see msgan.precision)."""
     # Dotted prefix: two networks in one compiled step need distinct parameter names, and a
     # dotted name keeps checkpoints strictly loadable into a fresh network (see checkpoints.py).
-    net.update_parameters_name("generator.")
+    net = mixed_precision(lambda: MODELS[model].generator(latent_dim), amp, "generator.")
     key_dropout_streams(net)
     return net
 
 
-def build_discriminator(model: str) -> nn.Cell:
+def build_discriminator(model: str, amp: str = "O0") -> nn.Cell:
     """A fresh discriminator whose parameter names start with 'discriminator.'."""
-    net = MODELS[model].discriminator()
-    net.update_parameters_name("discriminator.")
+    net = mixed_precision(MODELS[model].discriminator, amp, "discriminator.")
     key_dropout_streams(net)
     return net

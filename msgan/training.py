@@ -23,6 +23,7 @@ from msgan.layers import shard_dropout_streams
 from msgan.models import MODELS, build_discriminator, build_generator
 from msgan.parallel import (SINGLE, Workers, agree, gradient_mean, launched_by_msrun, start_workers, value_mean,
                             weights_digest)
+from msgan.precision import LossScaling, loss_scaling
 from msgan.recorders import RunRecorder, new_recorder
 from msgan.runs import (Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config,
                         write_csv)
@@ -63,7 +64,8 @@ def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig
 
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
                     loss: str = "bce", d_loss: str = "mean", conditional: bool = False, track_fakes: bool = False,
-                    compiled: bool = True, workers: Workers = SINGLE) -> StepFn:
+                    compiled: bool = True, workers: Workers = SINGLE,
+                    scaling: Optional[tuple[LossScaling, LossScaling]] = None) -> StepFn:
     """Build train_step(real, z, labels) -> [loss_d, loss_g, mean D(x), mean D(G(z))]: D is updated, then G.
 
     D's loss is the mean of its real and fake losses, or their `d_loss="sum"` (the 1010 lesson takes
@@ -71,11 +73,14 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
     `track_fakes` the batch mean of G's output follows the four numbers; these are Python-level
     choices, so the graph never sees the other branch.
     With several `workers`, each update uses the gradients averaged over all of them, and the
-    returned numbers are their means: those of the global batch.
+    returned numbers are their means: those of the global batch. `scaling` holds D's and G's loss
+    scaling (--amp O2); by default there is none.
     """
     generator.set_train(True)  # BatchNorm normalises by batch statistics and updates its running ones
     discriminator.set_train(True)
     criterion = LOSSES[loss](reduction="mean")
+    scale_d, unscale_d, update_d, _ = scaling[0] if scaling else loss_scaling("O0", "", opt_d)
+    scale_g, unscale_g, update_g, _ = scaling[1] if scaling else loss_scaling("O0", "", opt_g)
 
     def make_fakes(z, labels):
         return generator(z, labels) if conditional else generator(z)
@@ -88,11 +93,11 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
         loss = criterion(p_real, ops.ones_like(p_real)) + criterion(p_fake, ops.zeros_like(p_fake))
         if d_loss == "mean":
             loss = loss / 2
-        return loss, (p_real.mean(), p_fake.mean())
+        return scale_d(loss), (p_real.mean(), p_fake.mean())
 
     def generator_loss(fake, labels):
         p_fake = judge(fake, labels)
-        return criterion(p_fake, ops.ones_like(p_fake))  # non-saturating: G maximises log D(G(z))
+        return scale_g(criterion(p_fake, ops.ones_like(p_fake)))  # non-saturating: G maximises log D(G(z))
 
     # D's loss is differentiated over D's weights only; G's loss over G's output, from which ms.vjp
     # carries the gradient back into G's weights.
@@ -107,10 +112,10 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
         # DCGAN step about a sixth of its time, and updated BatchNorm's running statistics twice.
         fake, pull_back = ms.vjp(make_fakes, z, labels, weights=opt_g.parameters)
         (loss_d, (d_real, d_fake)), grads = grad_d(real, ops.stop_gradient(fake), labels)
-        opt_d(mean_grads_d(grads))
+        update_d(mean_grads_d(grads))
         loss_g, grad_fake = grad_g(fake, labels)
-        opt_g(mean_grads_g(pull_back(grad_fake)[1]))  # [0] would be the gradients of z and labels
-        stats = ops.stack([loss_d, loss_g, d_real, d_fake])
+        update_g(mean_grads_g(pull_back(grad_fake)[1]))  # [0] would be the gradients of z and labels
+        stats = ops.stack([unscale_d(loss_d), unscale_g(loss_g), d_real, d_fake])
         return mean_over_workers(ops.concat((stats, fake.mean(0).reshape(-1))) if track_fakes else stats)
 
     return ms.jit(train_step) if compiled else train_step
@@ -151,11 +156,14 @@ class Networks:
     opt_d: nn.Optimizer
     train_step: StepFn
     train_steps: LoopFn
+    loss_scales: list[Parameter]  # --amp O2's loss scales and their counters; none otherwise
 
     def state_parameters(self) -> list[Parameter]:
-        """Everything an exact resume restores: weights, BatchNorm statistics, both optimizers' moments and steps."""
+        """Everything an exact resume restores: weights, BatchNorm statistics, both optimizers' moments and
+        steps, and the loss scales."""
         cells = (self.generator, self.discriminator, self.opt_g, self.opt_d)
-        return list({id(p): p for cell in cells for p in cell.get_parameters()}.values())
+        params = [p for cell in cells for p in cell.get_parameters()] + self.loss_scales
+        return list({id(p): p for p in params}.values())
 
 
 def build_networks(cfg: TrainConfig, workers: Workers = SINGLE) -> Networks:
@@ -165,17 +173,20 @@ def build_networks(cfg: TrainConfig, workers: Workers = SINGLE) -> Networks:
     """
     ms.set_seed(cfg.seed)
     spec = MODELS[cfg.model]
-    generator, discriminator = build_generator(cfg.model, cfg.latent_dim), build_discriminator(cfg.model)
+    generator = build_generator(cfg.model, cfg.latent_dim, cfg.amp)
+    discriminator = build_discriminator(cfg.model, cfg.amp)
     for net in (generator, discriminator):
         shard_dropout_streams(net, workers.rank)
     opt_g, opt_d = make_optimizers(generator, discriminator, cfg)
+    scaling = (loss_scaling(cfg.amp, "loss_scale_d", opt_d), loss_scaling(cfg.amp, "loss_scale_g", opt_g))
     track_fakes = spec.kind == "pattern"
     train_step = make_train_step(generator, discriminator, opt_g, opt_d, loss=cfg.loss, d_loss=cfg.d_loss,
                                  conditional=spec.conditional, track_fakes=track_fakes, compiled=False,
-                                 workers=workers)
+                                 workers=workers, scaling=scaling)
     width = 4 + (spec.sample_shape[0] if track_fakes else 0)  # the four numbers, and G's mean output
     return Networks(generator, discriminator, opt_g, opt_d, train_step,
-                    make_train_loop(train_step, width, compiled=not cfg.pynative))
+                    make_train_loop(train_step, width, compiled=not cfg.pynative),
+                    scaling[0].parameters + scaling[1].parameters)
 
 
 def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:
