@@ -27,6 +27,7 @@ msrun --worker_num="$workers" --local_worker_num="$workers" --master_addr=127.0.
   --master_port="${MSGAN_MASTER_PORT:-8118}" --log_dir="$log_dir" --join=True --tail_worker_log=0 \
   "$repo/train.py" --distribute "$@" 2>"$log_dir/msrun_stderr.log" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "msgan: the distributed run failed (exit $status): see the workers' logs in $log_dir" >&2
+  # A run stopped by SIGTERM ends here too, saved: worker 0's last line above says which it was.
+  echo "msgan: msrun exited with status $status; worker 0's output is above, every worker's log is in $log_dir" >&2
 fi
 exit "$status"
