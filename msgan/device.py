@@ -19,7 +19,7 @@ INSTALL_HINT = {
 
 
 @contextlib.contextmanager
-def _quiet_native_output() -> Iterator[None]:
+def quiet_native_output() -> Iterator[None]:
     """Silence the C++ library's own prints (probing a missing backend prints 'Load dynamic library … failed')."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -42,7 +42,7 @@ def is_available(device: str) -> bool:
 
     probe = getattr(device_context, device.lower())
     try:
-        with _quiet_native_output():
+        with quiet_native_output():
             return bool(probe.is_available())
     except Exception:  # a probe of an absent backend may raise instead of answering False
         return False

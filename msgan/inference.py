@@ -14,7 +14,7 @@ from mindspore import nn
 from msgan.checkpoints import CheckpointInfo, load_generator
 from msgan.config import CHOICES, TrainConfig, from_dict, resolve
 from msgan.data import to_uint8
-from msgan.device import _quiet_native_output, select_device
+from msgan.device import quiet_native_output, select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path
 from msgan.models import MODELS, NUM_CLASSES, build_generator
@@ -135,7 +135,7 @@ def graph_info_problem(data: object) -> Optional[str]:
 def load_graph(mindir: Path) -> nn.GraphCell:
     """The exported graph, ready to call; a damaged file is one line (MindSpore's own log line is silenced)."""
     try:
-        with _quiet_native_output():
+        with quiet_native_output():
             return nn.GraphCell(ms.load(str(mindir)))
     except RuntimeError as err:  # MindSpore 2.10: 'Load MindIR failed.' for a truncated, empty or foreign file
         raise MsganError(f"{mindir} cannot be loaded as a MINDIR graph (damaged or truncated): "
