@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -114,6 +115,29 @@ def test_the_logged_losses_are_those_of_the_global_batch(runs):
     dist, single = rows(runs["distributed"]), rows(runs["single"])
     assert dist.shape == single.shape == (8, 6)  # 2 epochs of 4 steps, every step once despite the resume
     np.testing.assert_allclose(dist, single, atol=2e-4)
+
+
+def test_ctrl_c_stops_every_worker_after_the_same_step_and_saves_the_run(tmp_path):
+    """msrun itself would SIGKILL its workers on Ctrl-C; the script turns it into SIGTERM to each worker."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MSGAN_MASTER_PORT": str(free_port()), "MSGAN_LOG_DIR": "logs"}
+    process = subprocess.Popen(["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(WORKERS), *RUN,
+                                "--batch-size", str(BATCH), "--epochs", "500", "--out", "run"],
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in process.stdout:  # worker 0's output, as the terminal shows it
+            if line.startswith("epoch 1/500 done"):
+                break
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode != 0 and "the run is saved" in rest
+    stops = [re.findall(r"stopped on request \(Ctrl-C or SIGTERM\) after step (\d+)", (tmp_path / "logs" /
+                        f"worker_{rank}.log").read_text()) for rank in range(WORKERS)]
+    assert stops[0] == stops[1] and len(stops[0]) == 1, stops
+    assert (tmp_path / "run" / "checkpoints" / "resume.ckpt").is_file()
+    assert f"Resume it with: scripts/run_distribute_train.sh {WORKERS} --resume run" in rest
 
 
 def test_a_distributed_run_resumes_only_on_as_many_workers(runs):
