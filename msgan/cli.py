@@ -60,12 +60,15 @@ def train_parser() -> argparse.ArgumentParser:
     return p
 
 
-def generator_source(p: argparse.ArgumentParser, run_help: str) -> argparse._MutuallyExclusiveGroup:
-    """--ckpt FILE or --run RUN, exactly one (the group, for commands that take other sources too)."""
+def generator_command(prog: str, description: str,
+                      run_help: str) -> tuple[argparse.ArgumentParser, argparse._MutuallyExclusiveGroup]:
+    """The parser of a command that reads a generator, and its source: --ckpt FILE or --run RUN, exactly one
+    (the group, for commands that take other sources too)."""
+    p = OneLineErrorParser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--ckpt", help="a Generator*.ckpt file")
     source.add_argument("--run", help=run_help)
-    return source
+    return p, source
 
 
 def add_architecture_flags(p: argparse.ArgumentParser) -> None:
@@ -78,11 +81,9 @@ def add_architecture_flags(p: argparse.ArgumentParser) -> None:
 
 def infer_parser() -> argparse.ArgumentParser:
     """infer.py's flags."""
-    p = OneLineErrorParser(prog="infer.py",
-                           description="Draw digits (or the toy GAN's numbers) from a trained generator checkpoint, "
-                                       "or from a MINDIR graph written by export.py.",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    source = generator_source(p, "a run folder; its latest generator is used")
+    p, source = generator_command("infer.py", "Draw digits (or the toy GAN's numbers) from a trained generator "
+                                              "checkpoint, or from a MINDIR graph written by export.py.",
+                                  "a run folder; its latest generator is used")
     source.add_argument("--mindir", help="a .mindir graph written by export.py, with the .json that export.py "
                                          "wrote beside it; runs without msgan's model code")
     p.add_argument("--num", type=int, default=64, help="how many digits to draw")
@@ -98,11 +99,9 @@ def infer_parser() -> argparse.ArgumentParser:
 
 def eval_parser() -> argparse.ArgumentParser:
     """eval.py's flags."""
-    p = OneLineErrorParser(prog="eval.py",
-                           description="Score digits with msgan's classifier: FID, IS, modes, precision and "
-                                       "recall, as one JSON line (also appended to the run's metrics.jsonl).",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    source = generator_source(p, "a run folder; its latest generator is scored")
+    p, source = generator_command("eval.py", "Score digits with msgan's classifier: FID, IS, modes, precision and "
+                                             "recall, as one JSON line (also appended to the run's metrics.jsonl).",
+                                  "a run folder; its latest generator is scored")
     source.add_argument("--real", action="store_true", help="score real digits: the held-out embedded ones, or --data")
     source.add_argument("--samples", help="score digits saved as .npy (infer.py's samples.npy)")
     p.add_argument("--num", type=int, default=10_000, help="how many digits to generate (or, with --data, to read)")
@@ -115,10 +114,8 @@ def eval_parser() -> argparse.ArgumentParser:
 
 def export_parser() -> argparse.ArgumentParser:
     """export.py's flags."""
-    p = OneLineErrorParser(prog="export.py",
-                           description="Export a trained generator as a MINDIR graph (ms.export).",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    generator_source(p, "a run folder; its latest generator is exported")
+    p, _ = generator_command("export.py", "Export a trained generator as a MINDIR graph (ms.export).",
+                             "a run folder; its latest generator is exported")
     p.add_argument("--format", default="MINDIR", help="MINDIR")
     p.add_argument("--batch", type=int, default=64, help="the graph's fixed number of latents per call")
     p.add_argument("--out", help="the .mindir file; default: export/<checkpoint>-batch<N>.mindir in the run")
