@@ -61,7 +61,8 @@ def start_workers(distribute: bool) -> Workers:
 
 
 def unchanged(x):
-    """The identity, for one worker (a def, not a lambda: compiled graphs cannot hold lambdas)."""
+    """The identity: one worker's gradient mean, and the loss scaling of --amp O0 and O1 (a def, not a
+    lambda: compiled graphs cannot hold lambdas)."""
     return x
 
 

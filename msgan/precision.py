@@ -12,6 +12,7 @@ import mindspore as ms
 from mindspore import Parameter, Tensor, amp, nn
 
 from msgan.errors import MsganError
+from msgan.parallel import unchanged
 
 # What the loss scale starts at, and how it moves: halved after a step whose gradients overflowed
 # float16 (that step's update is skipped), doubled after this many steps without one.
@@ -74,9 +75,6 @@ def loss_scaling(level: str, name: str, optimizer: nn.Optimizer) -> LossScaling:
     gradients are unscaled and applied only when all are finite, and the scale adapts. Below O2 the
     loss and gradients pass unchanged (and O0 compiles to the float32 step)."""
     if level != "O2":
-        def unchanged(x):
-            return x
-
         def update(grads):
             optimizer(grads)
 

@@ -35,12 +35,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def distribute(cwd: Path, logs: str, *args: str) -> subprocess.CompletedProcess:
-    """bash scripts/run_distribute_train.sh 2 ARGS, as a user runs it, with this interpreter's msrun first on PATH."""
+def launch(logs: str, *args: str) -> tuple[list[str], dict[str, str]]:
+    """(command, environment) of `bash scripts/run_distribute_train.sh 2 ARGS`, as a user runs it, with this
+    interpreter's msrun first on PATH, a free port, and the workers' logs in `logs`."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MSGAN_MASTER_PORT": str(free_port()), "MSGAN_LOG_DIR": logs}
-    return subprocess.run(["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(WORKERS), *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return ["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(WORKERS), *args], env
+
+
+def distribute(cwd: Path, logs: str, *args: str) -> subprocess.CompletedProcess:
+    """Run the script to its end."""
+    command, env = launch(logs, *args)
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
 def worker_digests(logs: Path) -> list[str]:
@@ -119,11 +125,9 @@ def test_the_logged_losses_are_those_of_the_global_batch(runs):
 
 def test_ctrl_c_stops_every_worker_after_the_same_step_and_saves_the_run(tmp_path):
     """msrun itself would SIGKILL its workers on Ctrl-C; the script turns it into SIGTERM to each worker."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MSGAN_MASTER_PORT": str(free_port()), "MSGAN_LOG_DIR": "logs"}
-    process = subprocess.Popen(["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(WORKERS), *RUN,
-                                "--batch-size", str(BATCH), "--epochs", "500", "--out", "run"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command, env = launch("logs", *RUN, "--batch-size", str(BATCH), "--epochs", "500", "--out", "run")
+    process = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     try:
         for line in process.stdout:  # worker 0's output, as the terminal shows it
             if line.startswith("epoch 1/500 done"):
