@@ -97,7 +97,7 @@ def case_tutorial(model: str, batch: int) -> dict[str, Any]:
 def compiled_networks(model: str, batch: int):
     from msgan.config import resolve
     from msgan.device import select_device
-    from msgan.training import build_networks
+    from msgan.step import build_networks
 
     select_device("CPU")
     cfg = resolve({"model": model, "batch_size": batch})
@@ -114,7 +114,7 @@ def case_step(model: str, batch: int) -> dict[str, Any]:
     step = ms.jit(nets.train_step)
     images, labels = synthetic(model, batch)
     z = np.random.default_rng(1).standard_normal((batch, cfg.latent_dim)).astype(np.float32)
-    inputs = (Tensor(images), Tensor(z), Tensor(labels))
+    inputs = (Tensor(images), Tensor(z), Tensor(labels), Tensor(np.full(batch, 0.5, np.float32)), Tensor(True))
     start = time.perf_counter()
     step(*inputs).asnumpy()
     compile_s = time.perf_counter() - start
@@ -143,7 +143,7 @@ def case_loop(model: str, batch: int) -> dict[str, Any]:
     images, labels = synthetic(model, steps * batch)
     order = Tensor(batches(len(images), batch, 0, 0).astype(np.int32))
     noise = Tensor(latents(steps * batch, cfg.latent_dim, 0).reshape(steps, batch, cfg.latent_dim))
-    inputs = (Tensor(images), Tensor(labels), order, noise)
+    inputs = (Tensor(images), Tensor(labels), order, noise, Tensor(np.full((steps, batch), 0.5, np.float32)))
 
     def call(count):
         nets.train_steps(*inputs, Tensor(0, ms.int32), Tensor(count, ms.int32)).asnumpy()

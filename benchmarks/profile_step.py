@@ -44,7 +44,7 @@ def main() -> None:
     from msgan.device import select_device
     from msgan.models import MODELS
     from msgan.sampling import latents
-    from msgan.training import build_networks
+    from msgan.step import build_networks
 
     select_device("CPU")
     cfg = resolve({"model": args.model, "batch_size": args.batch})
@@ -54,8 +54,10 @@ def main() -> None:
     order = batches(n, args.batch, 0, 0).astype(np.int32)
     noise = latents(n, cfg.latent_dim, 0, distribution=cfg.latent).reshape(args.steps, args.batch, -1)
     step = ms.jit(nets.train_step)
-    batches_of = [(Tensor(images[i]), Tensor(z), Tensor(labels[i])) for i, z in zip(order, noise)]
-    on_device = (Tensor(images), Tensor(labels), Tensor(order), Tensor(noise))
+    mix = np.full((args.steps, args.batch), 0.5, np.float32)  # the gradient penalty's weights, used by wgan-gp only
+    batches_of = [(Tensor(images[i]), Tensor(z), Tensor(labels[i]), Tensor(m), Tensor(True))
+                  for i, z, m in zip(order, noise, mix)]
+    on_device = (Tensor(images), Tensor(labels), Tensor(order), Tensor(noise), Tensor(mix))
 
     def per_step():
         for inputs in batches_of:

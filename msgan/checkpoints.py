@@ -48,9 +48,11 @@ def _save(contents: Union[nn.Cell, list], path: str | os.PathLike, info: Checkpo
 
 
 def save_network(net: nn.Cell, path: str | os.PathLike, info: CheckpointInfo,
-                 extras: Optional[dict[str, np.ndarray]] = None) -> None:
-    """Write `net`'s parameters (BatchNorm statistics included), `info` and any `extras`."""
-    _save(net, path, info, extras or {})
+                 extras: Optional[dict[str, np.ndarray]] = None, strip: str = "") -> None:
+    """Write `net`'s parameters (BatchNorm statistics included), `info` and any `extras`; with `strip`, each
+    parameter's name loses that prefix (G's average, ema.generator.…, saves as generator.…)."""
+    contents = [{"name": p.name.removeprefix(strip), "data": p} for p in net.get_parameters()] if strip else net
+    _save(contents, path, info, extras or {})
 
 
 def save_state(params: list[Parameter], path: str | os.PathLike, info: CheckpointInfo,

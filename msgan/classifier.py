@@ -26,11 +26,11 @@ from msgan.data import Digits, batches, load_digits, to_model_range
 from msgan.errors import MsganError
 from msgan.layers import Conv2d
 from msgan.models import NUM_CLASSES
+from msgan.streams import CLASSIFIER_ORDER, CLASSIFIER_SHIFT, CLASSIFIER_SPLIT, stream
 
 CLASSIFIER_CKPT = Path(__file__).resolve().parent / "assets" / "digit_classifier.ckpt"
 CLASSIFIER = "classifier"
 HELD_OUT_SHARE = 0.2      # of each digit: 100 of the embedded set's 500
-SPLIT_STREAM, AUGMENT_STREAM = 4, 5  # random streams of the seed apart from the GAN's
 EPOCHS, BATCH, LR, SHIFT = 20, 64, 1e-3, 2
 
 
@@ -56,7 +56,7 @@ class DigitClassifier(nn.Cell):
 
 def split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, held-out) indices: HELD_OUT_SHARE of each digit, chosen by the seed, is held out."""
-    rng = np.random.default_rng([seed, SPLIT_STREAM])
+    rng = stream(seed, CLASSIFIER_SPLIT)
     held = []
     for digit in range(NUM_CLASSES):
         members = rng.permutation(np.flatnonzero(labels == digit))
@@ -109,8 +109,8 @@ def train_classifier(train: Digits, epochs: int = EPOCHS, seed: int = 0) -> Digi
     net.set_train(True)
     labels = train.labels.astype(np.int32)
     for epoch in range(epochs):
-        shifted = shift(train.images, np.random.default_rng([seed, AUGMENT_STREAM, epoch]))
-        for index in batches(len(train), BATCH, seed, epoch):
+        shifted = shift(train.images, stream(seed, CLASSIFIER_SHIFT, epoch))
+        for index in batches(len(train), BATCH, seed, epoch, CLASSIFIER_ORDER):
             step(Tensor(to_model_range(shifted[index])), Tensor(labels[index]))
     return net
 

@@ -5,7 +5,7 @@ import argparse
 import sys
 from typing import Callable, NoReturn, Optional, Sequence
 
-from msgan.config import TrainConfig, resolve
+from msgan.config import CHOICES, TrainConfig, resolve
 from msgan.errors import MsganError
 from msgan.models import MODELS
 
@@ -35,10 +35,16 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-dim", type=int, help=f"default {d.latent_dim}")
     p.add_argument("--latent", help="latent distribution: normal, uniform (on [0, 1]), constant (0.5) or "
                                     f"near-constant (0.5 plus small noise); default {d.latent}")
-    p.add_argument("--loss", help=f"bce or mse; default {d.loss}")
+    p.add_argument("--loss", help=f"{', '.join(CHOICES['loss'])} (see README, Losses); default {d.loss}")
     p.add_argument("--d-loss", help=f"D's loss on real and fake: their mean or their sum; default {d.d_loss}")
+    p.add_argument("--n-critic", type=int, help=f"D updates per G update; default {d.n_critic}")
+    p.add_argument("--penalty-weight", type=float, help=f"wgan-gp's gradient penalty weight; default {d.penalty_weight}")
+    p.add_argument("--spectral-norm", action="store_true", help="spectrally normalise D's layers")
+    p.add_argument("--ema", type=float, help="decay of G's moving average, which draws the pictures and the samples "
+                                             f"(e.g. 0.999); 0 for none; default {d.ema}")
     p.add_argument("--optimizer", help=f"adam or sgd; default {d.optimizer}")
-    p.add_argument("--lr", type=float, help=f"learning rate of both networks; default {d.lr}")
+    p.add_argument("--lr", type=float, help=f"learning rate (of both networks unless --lr-d); default {d.lr}")
+    p.add_argument("--lr-d", type=float, help="D's learning rate, when it should differ from G's")
     p.add_argument("--beta1", type=float, help=f"Adam beta1; default {d.beta1}")
     p.add_argument("--beta2", type=float, help=f"Adam beta2; default {d.beta2}")
     p.add_argument("--seed", type=int, help=f"default {d.seed}")
@@ -54,7 +60,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, help="score the generator (FID, IS, modes) every N epochs and after "
                                                    f"the last; 0 never; default {d.eval_every}")
     p.add_argument("--eval-samples", type=int, help=f"digits scored each time; default {d.eval_samples}")
-    p.add_argument("--keep-last", type=int, help="keep only the newest N epochs' checkpoints (default: keep all)")
+    p.add_argument("--keep-last", type=int, help=f"keep only the newest N epochs' checkpoints; default {d.keep_last}")
+    p.add_argument("--keep-all", dest="keep_last", action="store_const", const=None,
+                   help="keep every epoch's checkpoints, as the tutorial does")
     p.add_argument("--resume", metavar="RUN", help="continue a stopped run exactly where it stopped: its folder, "
                                                    "or its checkpoints/resume.ckpt; --epochs sets the new total")
     return p

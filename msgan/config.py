@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import platform
 import typing
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from msgan.errors import MsganError
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "configs"
 CHOICES = {
-    "loss": ("bce", "mse"),
+    "loss": ("bce", "saturating", "mse", "lsgan", "hinge", "wgan-gp"),  # msgan.losses.LOSSES
     "optimizer": ("adam", "sgd"),
     "d_loss": ("mean", "sum"),
     "latent": ("normal", "uniform", "constant", "near-constant"),
@@ -36,10 +37,15 @@ class TrainConfig:
     """The resolved settings of one training run; written to the run's config.yaml."""
 
     model: str = "mlp"
-    loss: str = "bce"               # bce (nn.BCELoss) or mse (nn.MSELoss)
+    loss: str = "bce"               # see msgan.losses: bce, saturating, mse, lsgan, hinge or wgan-gp
     d_loss: str = "mean"            # D's loss on real and fake: their mean, or their sum (two D steps in one)
+    n_critic: int = 1               # D updates per G update (WGAN-GP's critic takes 5)
+    penalty_weight: float = 10.0    # wgan-gp: the weight of the gradient penalty
+    spectral_norm: bool = False     # divide each of D's weights by its largest singular value (SNGAN)
+    ema: float = 0.0                # decay of G's moving average (e.g. 0.999); 0: none
     optimizer: str = "adam"         # adam or sgd, one per network
     lr: float = 2e-4
+    lr_d: Optional[float] = None    # D's learning rate, when it differs from G's (lr)
     beta1: float = 0.5              # Adam only
     beta2: float = 0.999            # Adam only
     batch_size: int = 128           # the tutorial's batch
@@ -152,15 +158,21 @@ def resolve(flags: dict[str, Any]) -> TrainConfig:
 def check_ranges(cfg: TrainConfig) -> None:
     """Refuse impossible numbers before anything is loaded or created."""
     check_values(dataclasses.asdict(cfg), "settings")
-    for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last", "eval_samples"):
+    for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last", "eval_samples", "n_critic"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if cfg.eval_every < 0:
         raise MsganError(f"--eval-every must be 0 (never) or more, got {cfg.eval_every}")
-    if cfg.lr <= 0:
-        raise MsganError(f"--lr must be positive, got {cfg.lr}")
-    from msgan.precision import check_level  # imports MindSpore; keep this module light
+    for name in ("lr", "lr_d"):
+        value = getattr(cfg, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise MsganError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
+    if not (math.isfinite(cfg.penalty_weight) and cfg.penalty_weight >= 0):
+        raise MsganError(f"--penalty-weight must be 0 or more, got {cfg.penalty_weight}")
+    if not 0 <= cfg.ema < 1:
+        raise MsganError(f"--ema must be a decay in [0, 1), such as 0.999 (0: no moving average), got {cfg.ema}")
+    from msgan.mixed_precision import check_level  # imports MindSpore; keep this module light
 
     check_level(cfg.amp, cfg.model)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from msgan.errors import MsganError
 from msgan.files import TMP_PREFIX, atomic_path, write_error
+from msgan.streams import EPOCH_ORDER, PATTERNS, stream
 
 TUTORIAL_URL = "https://mindspore-website.obs.cn-north-4.myhuaweicloud.com/notebook/datasets/MNIST_Data.zip"
 IMAGES_MAGIC = 2051  # idx3: unsigned bytes, 3 dimensions
@@ -29,7 +30,6 @@ LABEL_NAMES = ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte")
 PATTERN_LOW = np.array([0.8, 0.0, 0.8, 0.0])
 PATTERN_SPAN = 0.2
 PATTERN_STEPS_PER_EPOCH = 1000  # one toy epoch is 1,000 steps: a 10-epoch run is the lesson's 10,000
-PATTERN_STREAM = 3  # a random stream of the seed apart from sampling.STEP_NOISE and FIXED_NOISE
 
 
 @dataclass
@@ -238,7 +238,7 @@ def digit_set(digits: Digits) -> TrainingSet:
 
 def real_patterns(count: int, seed: int) -> np.ndarray:
     """`count` real samples of the 1010 lesson, [U(.8, 1), U(0, .2), U(.8, 1), U(0, .2)], as float32."""
-    rng = np.random.default_rng([seed, PATTERN_STREAM])
+    rng = stream(seed, PATTERNS)
     return (PATTERN_LOW + PATTERN_SPAN * rng.random((count, 4))).astype(np.float32)
 
 
@@ -260,12 +260,13 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     return np.rint(pixels).astype(np.uint8).reshape(-1, 28, 28)
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
-    """The shuffled order of one epoch, a function of (seed, epoch) alone so that any epoch can be replayed."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
+def epoch_order(n: int, seed: int, epoch: int, key: tuple[int, ...] = (EPOCH_ORDER,)) -> np.ndarray:
+    """The shuffled order of one epoch, a function of (seed, epoch) alone so that any epoch can be replayed.
+    `key` names the stream (msgan.streams)."""
+    return stream(seed, *key, epoch).permutation(n)
 
 
-def batches(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
+def batches(n: int, batch_size: int, seed: int, epoch: int, key: tuple[int, ...] = (EPOCH_ORDER,)) -> np.ndarray:
     """The indices of the epoch's full batches of `n` items, shuffled, one row per batch; the last partial
     batch is dropped.
 
@@ -274,4 +275,4 @@ def batches(n: int, batch_size: int, seed: int, epoch: int) -> np.ndarray:
     two cores (a mindspore.dataset pipeline measured about 20x dearer per epoch than NumPy indexing).
     """
     steps = n // batch_size
-    return epoch_order(n, seed, epoch)[:steps * batch_size].reshape(steps, batch_size)
+    return epoch_order(n, seed, epoch, key)[:steps * batch_size].reshape(steps, batch_size)

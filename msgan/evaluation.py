@@ -1,13 +1,7 @@
-"""Scoring digits with the shipped classifier: eval.py's work.
-
-Every score compares a set of digits with the same reference, the classifier's training split of the
-embedded digits (4,000 real digits). Beside it eval.py prints the real-data floor: the 1,000 held-out
-real digits scored the same way, which is as good as a generator can be expected to get. FID depends
-on the number of samples (it is biased upwards for small sets), so compare scores of equal --num.
-"""
+"""eval.py's work: score a generator, saved samples or real digits with the judge (msgan.judge), and print the
+scores beside the real-data floor."""
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,18 +9,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from msgan.classifier import DigitClassifier, judge, load_classifier, split, subset
-from msgan.data import Digits, load_digits, load_embedded, to_uint8
+from msgan.data import load_digits, to_uint8
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import write_text
 from msgan.inference import load_trained_generator, resolve_architecture, resolve_checkpoint
-from msgan.metrics import fid, inception_score, manifold_radii, mode_coverage, precision_recall
+from msgan.judge import FLOOR, REFERENCE, shipped_judge
 from msgan.models import MODELS, NUM_CLASSES
 from msgan.sampling import generate, latents
-
-REFERENCE = "embedded digits, the classifier's training split (4,000)"
-FLOOR = "embedded digits, the classifier's held-out split (1,000)"
 
 
 @dataclass
@@ -45,35 +35,6 @@ class EvalRequest:
     latent: Optional[str] = None
     device: str = "auto"
     batch_size: int = 256
-
-
-@dataclass
-class Judge:
-    """The classifier and the reference features every score is measured against."""
-
-    net: DigitClassifier
-    reference: np.ndarray
-    held_out: Digits
-    reference_radii: np.ndarray  # its k-NN manifold, computed once
-
-    def score(self, images: np.ndarray) -> dict[str, float]:
-        """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28)."""
-        features, probs = judge(self.net, images)
-        modes, kl = mode_coverage(probs)
-        precision, recall = precision_recall(self.reference, features, real_radii=self.reference_radii)
-        return {"fid": round(fid(features, self.reference), 4), "is": round(inception_score(probs), 4),
-                "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
-                "recall": round(recall, 4)}
-
-
-@functools.lru_cache(maxsize=1)
-def shipped_judge() -> Judge:
-    """The shipped classifier with the features of its training split (judged once per process)."""
-    digits = load_embedded()
-    train, held = split(digits.labels, seed=0)
-    net = load_classifier()
-    reference = judge(net, digits.images[train])[0]
-    return Judge(net, reference, subset(digits, held), manifold_radii(reference))
 
 
 def load_samples(path: str) -> np.ndarray:

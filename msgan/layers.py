@@ -1,5 +1,6 @@
-"""Layers msgan builds itself: a Dropout that replays exactly (see Dropout), and convolutions for DCGAN,
-MindSpore's own kernels on GPU/Ascend and matrix multiplies on CPU.
+"""Layers msgan builds itself: a Dropout that replays exactly (see Dropout), spectral normalisation for the
+discriminator's layers, and convolutions for DCGAN, MindSpore's own kernels on GPU/Ascend and matrix
+multiplies on CPU.
 
 MindSpore 2.10's CPU convolution kernels are slow: measured on a 2-core CPU, nn.Conv2d 256->128
 (k5) on a 7x7 batch of 64 took about 3 s per forward, while ops.matmul did the same work in im2col
@@ -233,11 +234,13 @@ def _use_matmul(matmul: Optional[bool]) -> bool:
 
 
 class Conv2d(nn.Conv2d):
-    """nn.Conv2d with pad_mode 'same' for a fixed input size; on CPU computed through GatherMatmul."""
+    """nn.Conv2d with pad_mode 'same' for a fixed input size; on CPU computed through GatherMatmul. Its weight
+    is divided by its spectral norm when `spectral` holds a SpectralNorm (see spectral_normalize)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, in_size: int,
                  matmul: Optional[bool] = None):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same", has_bias=True)
+        self.spectral: Optional[SpectralNorm] = None
         self.use_matmul = _use_matmul(matmul)
         if self.use_matmul:
             pad = same_padding(in_size, kernel_size, stride)[0]
@@ -245,10 +248,13 @@ class Conv2d(nn.Conv2d):
             self.gather_matmul = GatherMatmul(rel, out_is_high=False, c_in=in_channels, c_out=out_channels)
 
     def construct(self, x):
-        if not self.use_matmul:
+        if self.spectral is None and not self.use_matmul:
             return super().construct(x)
-        c_in, c_out = self.weight.shape[1], self.weight.shape[0]
-        w = self.weight.transpose(2, 3, 1, 0).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
+        weight = self.weight if self.spectral is None else self.spectral(self.weight)
+        if not self.use_matmul:
+            return ops.conv2d(x, weight, None, self.stride, "same") + self.bias.reshape(1, -1, 1, 1)
+        c_in, c_out = weight.shape[1], weight.shape[0]
+        w = weight.transpose(2, 3, 1, 0).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
         return self.gather_matmul(x, w) + self.bias.reshape(1, -1, 1, 1)
 
 
@@ -270,6 +276,60 @@ class Conv2dTranspose(nn.Conv2dTranspose):
         c_in, c_out = self.weight.shape[0], self.weight.shape[1]
         w = self.weight.transpose(2, 3, 0, 1).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
         return self.gather_matmul(x, w) + self.bias.reshape(1, -1, 1, 1)
+
+
+def unit(v: Tensor) -> Tensor:
+    return v / (ops.norm(v) + 1e-12)
+
+
+class SpectralNorm(nn.Cell):
+    """Divides a weight by an estimate of its largest singular value σ (Miyato et al. 2018), so that the layer
+    stretches no input by more than 1: D's gradients stay bounded whatever the loss.
+
+    σ = uᵀ·W·v for the leading singular vectors, which one power iteration per training call refines
+    (u and v carry no gradient). u is a Parameter, saved with the network and restored on resume.
+    """
+
+    def __init__(self, weight: Parameter):
+        super().__init__()
+        rows = weight.shape[0]
+        start = np.random.default_rng(rows).standard_normal(rows)  # any start works: the iterations find σ's vector
+        self.u = Parameter(Tensor(start / np.linalg.norm(start), ms.float32), name="u", requires_grad=False)
+
+    def construct(self, weight: Tensor) -> Tensor:
+        matrix = weight.reshape(weight.shape[0], -1)
+        u = self.u.value()
+        if self.training:
+            u = ops.stop_gradient(unit(ops.mv(matrix, unit(ops.mv(matrix.T, u)))))
+            ops.assign(self.u, u)
+        v = ops.stop_gradient(unit(ops.mv(matrix.T, u)))
+        return weight / (u * ops.mv(matrix, v)).sum()
+
+
+class SpectralDense(nn.Dense):
+    """nn.Dense (no activation) whose weight is divided by its spectral norm."""
+
+    def __init__(self, dense: nn.Dense):
+        super().__init__(dense.in_channels, dense.out_channels, dense.weight.value(), dense.bias.value())
+        self.spectral = SpectralNorm(self.weight)
+
+    def construct(self, x):
+        return ops.matmul(x, self.spectral(self.weight).T) + self.bias
+
+
+def spectral_normalize(net: nn.Cell) -> nn.Cell:
+    """Spectrally normalise every Dense and msgan Conv2d layer of `net` (a discriminator) and return it; the
+    layers keep their initial weights."""
+    for _, parent in list(net.cells_and_names()):
+        for name, child in list(parent.name_cells().items()):
+            if type(child) is nn.Dense:
+                if isinstance(parent, nn.SequentialCell):
+                    parent[int(name)] = SpectralDense(child)
+                else:
+                    setattr(parent, name, SpectralDense(child))
+            elif isinstance(child, Conv2d):
+                child.spectral = SpectralNorm(child.weight)
+    return net
 
 
 GOLDEN = 0x9E3779B9  # 2^32 / golden ratio: spreads consecutive call numbers over the 32-bit range

@@ -1,8 +1,9 @@
 """Generator and Discriminator networks, and the registry that names them.
 
 Every image generator maps a latent (and, when conditional, a digit label) to (N, 1, 28, 28) in
-[-1, 1] through a Tanh; every discriminator maps an image (and label) to a probability. The toy
-1010 GAN draws four numbers in [0, 1] instead of an image.
+[-1, 1] through a Tanh; every discriminator maps an image (and label) to a raw score, which the loss
+reads (msgan.losses: the tutorial's BCE passes it through the sigmoid that ended its discriminator).
+The toy 1010 GAN draws four numbers in [0, 1] instead of an image.
 """
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from mindspore import nn, ops
-from mindspore.common.initializer import Normal
+from mindspore.common.initializer import Normal, XavierUniform
 
-from msgan.layers import Conv2d, Conv2dTranspose, Dropout, key_dropout_streams
-from msgan.precision import mixed_precision
+from msgan.layers import Conv2d, Conv2dTranspose, Dropout, key_dropout_streams, spectral_normalize
+from msgan.mixed_precision import mixed_precision
 
 IMAGE_SHAPE = (1, 28, 28)
 IMAGE_PIXELS = 28 * 28
@@ -45,7 +46,7 @@ class ImageGenerator(nn.Cell):
 
 
 class ImageDiscriminator(nn.Cell):
-    """A layer stack from the flattened image to one probability."""
+    """A layer stack from the flattened image to one score."""
 
     def __init__(self, layers: list[nn.Cell]):
         super().__init__()
@@ -89,16 +90,49 @@ class ConditionalDiscriminator(nn.Cell):
         return self.model(ops.concat((x.view(x.shape[0], -1), self.embed(labels)), axis=1))
 
 
+class ProjectionDiscriminator(nn.Cell):
+    """A projection discriminator (Miyato & Koyama 2018): the tutorial's features h of the image, scored by
+    w·h + b + embed(label)·h, so that the label asks "is this a real image of this digit?" of the features."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.SequentialCell(*tutorial_features(IMAGE_PIXELS))
+        self.score = nn.Dense(256, 1)
+        self.embed = nn.Embedding(NUM_CLASSES, 256, embedding_table=XavierUniform())
+
+    def construct(self, x, labels):
+        h = self.features(x.view(x.shape[0], -1))
+        return self.score(h) + (self.embed(labels) * h).sum(axis=1, keepdims=True)
+
+
+class ClassifyingDiscriminator(nn.Cell):
+    """An auxiliary-classifier discriminator (AC-GAN, Odena et al. 2017): the tutorial's features of the image
+    alone, with two heads, the score and the ten digits' logits, returned side by side as (N, 1 + 10).
+    The label is not an input: the step trains the class head on the real and the asked-for digits."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.SequentialCell(*tutorial_features(IMAGE_PIXELS))
+        self.heads = nn.Dense(256, 1 + NUM_CLASSES)
+
+    def construct(self, x, labels):
+        return self.heads(self.features(x.view(x.shape[0], -1)))
+
+
 def tutorial_generator_layers(n_in: int) -> list[nn.Cell]:
     """The MindSpore tutorial's generator: n_in -> 128 -> 256 -> 512 -> 1024 (BN from 256 on) -> 784, Tanh."""
     return [*dense_block(n_in, 128, batch_norm=False), *dense_block(128, 256), *dense_block(256, 512),
             *dense_block(512, 1024), nn.Dense(1024, IMAGE_PIXELS), nn.Tanh()]
 
 
+def tutorial_features(n_in: int) -> list[nn.Cell]:
+    """The MindSpore tutorial's discriminator up to its last layer: n_in -> 512 -> 256, LeakyReLU 0.2."""
+    return [nn.Dense(n_in, 512), nn.LeakyReLU(0.2), nn.Dense(512, 256), nn.LeakyReLU(0.2)]
+
+
 def tutorial_discriminator_layers(n_in: int) -> list[nn.Cell]:
-    """The MindSpore tutorial's discriminator: n_in -> 512 -> 256 (LeakyReLU 0.2) -> 1, Sigmoid."""
-    return [nn.Dense(n_in, 512), nn.LeakyReLU(0.2), nn.Dense(512, 256), nn.LeakyReLU(0.2),
-            nn.Dense(256, 1), nn.Sigmoid()]
+    """The MindSpore tutorial's discriminator: n_in -> 512 -> 256 (LeakyReLU 0.2) -> 1 (its Sigmoid is the loss's)."""
+    return [*tutorial_features(n_in), nn.Dense(256, 1)]
 
 
 class Generator(ImageGenerator):
@@ -122,9 +156,9 @@ def small_generator(latent_dim: int) -> nn.Cell:
 
 
 def small_discriminator() -> nn.Cell:
-    """The classic PyTorch MNIST GAN: 784 -> 256 -> 256 (LeakyReLU 0.2) -> 1, Sigmoid."""
+    """The classic PyTorch MNIST GAN: 784 -> 256 -> 256 (LeakyReLU 0.2) -> 1 (Sigmoid in the loss)."""
     return ImageDiscriminator([nn.Dense(IMAGE_PIXELS, 256), nn.LeakyReLU(0.2), nn.Dense(256, 256),
-                               nn.LeakyReLU(0.2), nn.Dense(256, 1), nn.Sigmoid()])
+                               nn.LeakyReLU(0.2), nn.Dense(256, 1)])
 
 
 def keras_generator(latent_dim: int) -> nn.Cell:
@@ -135,9 +169,9 @@ def keras_generator(latent_dim: int) -> nn.Cell:
 
 
 def keras_discriminator() -> nn.Cell:
-    """The Keras MLP GAN: Dropout 0.5, 784 -> 512 -> 256 (ReLU) -> 1, Sigmoid."""
+    """The Keras MLP GAN: Dropout 0.5, 784 -> 512 -> 256 (ReLU) -> 1 (Sigmoid in the loss)."""
     return ImageDiscriminator([Dropout(p=0.5), nn.Dense(IMAGE_PIXELS, 512), nn.ReLU(), nn.Dense(512, 256),
-                               nn.ReLU(), nn.Dense(256, 1), nn.Sigmoid()])
+                               nn.ReLU(), nn.Dense(256, 1)])
 
 
 def conditional_generator(latent_dim: int) -> nn.Cell:
@@ -167,14 +201,14 @@ class DCGANGenerator(nn.Cell):
 
 
 class DCGANDiscriminator(nn.Cell):
-    """The Keras DCGAN discriminator: convolutions 1->64->128 (stride 2, ReLU, Dropout 0.3), Dense, Sigmoid."""
+    """The Keras DCGAN discriminator: convolutions 1->64->128 (stride 2, ReLU, Dropout 0.3), Dense (Sigmoid in the loss)."""
 
     def __init__(self):
         super().__init__()
         self.model = nn.SequentialCell(
             Conv2d(1, 64, 5, stride=2, in_size=28), nn.ReLU(), Dropout(p=0.3),
             Conv2d(64, 128, 5, stride=2, in_size=14), nn.ReLU(), Dropout(p=0.3),
-            nn.Flatten(), nn.Dense(7 * 7 * 128, 1), nn.Sigmoid(),
+            nn.Flatten(), nn.Dense(7 * 7 * 128, 1),
         )
 
     def construct(self, x):
@@ -187,8 +221,8 @@ def toy_generator(latent_dim: int) -> nn.Cell:
 
 
 def toy_discriminator() -> nn.Cell:
-    """The 1010 lesson's discriminator: 4 -> 3 -> 1, Sigmoid after each layer."""
-    return nn.SequentialCell(nn.Dense(PATTERN_SIZE, 3), nn.Sigmoid(), nn.Dense(3, 1), nn.Sigmoid())
+    """The 1010 lesson's discriminator: 4 -> 3 -> 1, Sigmoid after each layer (the last one in the loss)."""
+    return nn.SequentialCell(nn.Dense(PATTERN_SIZE, 3), nn.Sigmoid(), nn.Dense(3, 1))
 
 
 @dataclass(frozen=True)
@@ -203,6 +237,7 @@ class ModelSpec:
     discriminator: Callable[[], nn.Cell]
     conditional: bool = False
     kind: str = "digits"
+    class_head: bool = False  # D returns its score and the digits' logits side by side (AC-GAN)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -214,6 +249,8 @@ MODELS: dict[str, ModelSpec] = {
     "mlp-small": ModelSpec(small_generator, small_discriminator),
     "mlp-keras": ModelSpec(keras_generator, keras_discriminator),
     "cgan": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
+    "cgan-projection": ModelSpec(conditional_generator, ProjectionDiscriminator, conditional=True),
+    "cgan-acgan": ModelSpec(conditional_generator, ClassifyingDiscriminator, conditional=True, class_head=True),
     "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator),
     "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern"),
 }
@@ -221,7 +258,7 @@ MODELS: dict[str, ModelSpec] = {
 
 def build_generator(model: str, latent_dim: int, amp: str = "O0") -> nn.Cell:
     """A fresh generator whose parameter names match msgan checkpoints ('generator.…'), at mixed-precision
-    level `amp` (see msgan.precision)."""
+    level `amp` (see msgan.mixed_precision)."""
     # Dotted prefix: two networks in one compiled step need distinct parameter names, and a
     # dotted name keeps checkpoints strictly loadable into a fresh network (see checkpoints.py).
     net = mixed_precision(lambda: MODELS[model].generator(latent_dim), amp, "generator.")
@@ -229,8 +266,13 @@ def build_generator(model: str, latent_dim: int, amp: str = "O0") -> nn.Cell:
     return net
 
 
-def build_discriminator(model: str, amp: str = "O0") -> nn.Cell:
-    """A fresh discriminator whose parameter names start with 'discriminator.'."""
-    net = mixed_precision(MODELS[model].discriminator, amp, "discriminator.")
+def build_discriminator(model: str, amp: str = "O0", spectral_norm: bool = False) -> nn.Cell:
+    """A fresh discriminator whose parameter names start with 'discriminator.', its layers spectrally
+    normalised when asked (see layers.spectral_normalize)."""
+    def build() -> nn.Cell:
+        net = MODELS[model].discriminator()
+        return spectral_normalize(net) if spectral_norm else net
+
+    net = mixed_precision(build, amp, "discriminator.")
     key_dropout_streams(net)
     return net

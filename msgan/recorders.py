@@ -7,16 +7,19 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Optional
 
 import numpy as np
-from mindspore import Parameter, nn
+from mindspore import Parameter
 
 from msgan.checkpoints import DISCRIMINATOR, GENERATOR, STATE, checkpoint_info, save_network, save_state
 from msgan.config import TrainConfig
 from msgan.data import to_uint8
-from msgan.evaluation import shipped_judge
+from msgan.ema import PREFIX, STANDING_SAMPLES, standing_statistics
+from msgan.judge import shipped_judge
 from msgan.models import MODELS, NUM_CLASSES
 from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints,
                         write_csv)
-from msgan.sampling import EVAL_NOISE, generate, latents
+from msgan.sampling import generate, latents
+from msgan.step import Networks
+from msgan.streams import EVAL_NOISE, STANDING_STATS
 from msgan.visuals import heat_strip, make_grid, plot_losses, plot_metrics, plot_pattern_outputs, save_gif, save_png
 
 # Drawing loss.png takes about 0.3 s, and re-encoding progress.gif grows with the epochs (0.1 s at
@@ -31,14 +34,18 @@ def grid_labels(cfg: TrainConfig) -> np.ndarray:
     return (np.arange(cfg.grid_size ** 2, dtype=np.int32) // cfg.grid_size) % NUM_CLASSES
 
 
+def cycling_labels(count: int, conditional: bool) -> Optional[np.ndarray]:
+    """Digits 0, 1, …, 9, 0, 1, … for `count` samples of a conditional generator; None for the others."""
+    return np.arange(count, dtype=np.int32) % NUM_CLASSES if conditional else None
+
+
 @dataclass
 class RunRecorder:
     """Keeps a run's loss history and writes what each finished epoch leaves in the run folder."""
 
     run: RunFolder
     cfg: TrainConfig
-    generator: nn.Cell
-    discriminator: nn.Cell
+    nets: Networks
     steps_per_epoch: int
     fixed_z: np.ndarray  # the noise behind every epoch's picture
     rows: list[tuple] = field(default_factory=list)
@@ -72,21 +79,23 @@ class RunRecorder:
                             for e, s, n, fid, is_, modes, *rest in metrics.tolist()]
 
     def picture(self) -> np.ndarray:
-        """The epoch's sample grid, drawn from the fixed noise."""
+        """The epoch's sample grid, drawn from the fixed noise by the run's sampler (G's average, when it has one)."""
         labels = grid_labels(self.cfg) if MODELS[self.cfg.model].conditional else None
-        return make_grid(to_uint8(generate(self.generator, self.fixed_z, labels)), columns=self.cfg.grid_size)
+        return make_grid(to_uint8(generate(self.nets.sampler, self.fixed_z, labels)), columns=self.cfg.grid_size)
 
     def plot(self) -> None:
         losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
         plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, self.cfg.loss.upper())
 
     def save_epoch(self, epoch: int, step: int) -> None:
-        """Both checkpoints, the epoch's picture, the GIF and the losses of a finished epoch."""
-        cfg, run = self.cfg, self.run
+        """The checkpoints (G, its average and D), the epoch's picture, the GIF and the losses of a finished epoch."""
+        cfg, run, nets = self.cfg, self.run, self.nets
         recipe = cfg.recipe_hash()
-        save_network(self.generator, run.generator_ckpt(epoch),
-                     checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
-        save_network(self.discriminator, run.discriminator_ckpt(epoch),
+        save_network(nets.generator, run.generator_ckpt(epoch), checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
+        if nets.average is not None:
+            self.restandardise()
+            self.save_sampler(run.average_ckpt(epoch), epoch, step)
+        save_network(nets.discriminator, run.discriminator_ckpt(epoch),
                      checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
         save_png(self.picture(), run.epoch_image(epoch))
         write_csv(run.losses_csv, self.rows, self.columns)
@@ -101,6 +110,20 @@ class RunRecorder:
         self.plot()
         self.last_redraw = time.perf_counter()
 
+    def restandardise(self) -> None:
+        """Give G's average the BatchNorm statistics of its own weights (see ema.standing_statistics)."""
+        cfg = self.cfg
+        z = latents(STANDING_SAMPLES, cfg.latent_dim, cfg.seed, STANDING_STATS, distribution=cfg.latent)
+        labels = cycling_labels(STANDING_SAMPLES, MODELS[cfg.model].conditional)
+        standing_statistics(self.nets.average.net, z, labels, cfg.batch_size)
+
+    def save_sampler(self, path, epoch: int, step: int, extras: Optional[dict] = None) -> None:
+        """The sampler's weights as a generator checkpoint that loads strictly into a fresh generator."""
+        cfg, average = self.cfg, self.nets.average
+        info = checkpoint_info(epoch, step, GENERATOR, cfg.model, cfg.recipe_hash())
+        extras = {**(extras or {}), **({"ema": np.array(average.decay)} if average is not None else {})}
+        save_network(self.nets.sampler, path, info, extras, strip=PREFIX if average is not None else "")
+
     def evaluation_due(self, epoch: int) -> bool:
         every = self.cfg.eval_every
         last = epoch == self.cfg.epochs - 1
@@ -111,16 +134,14 @@ class RunRecorder:
         metrics.csv and metrics.png, and keep the generator of the lowest FID as Generator_best.ckpt."""
         cfg, run = self.cfg, self.run
         z = latents(cfg.eval_samples, cfg.latent_dim, cfg.seed, EVAL_NOISE, distribution=cfg.latent)
-        labels = np.arange(cfg.eval_samples, dtype=np.int32) % NUM_CLASSES if MODELS[cfg.model].conditional else None
-        scores = shipped_judge().score(to_uint8(generate(self.generator, z, labels)))  # loaded at the first call
+        labels = cycling_labels(cfg.eval_samples, MODELS[cfg.model].conditional)
+        scores = shipped_judge().score(to_uint8(generate(self.nets.sampler, z, labels)))  # loaded at the first call
         best = self.best_row()
         self.metric_rows.append((epoch, step, cfg.eval_samples, *(scores[c] for c in METRIC_COLUMNS[3:])))
         write_csv(run.metrics_csv, self.metric_rows, METRIC_COLUMNS)
         plot_metrics(np.array(self.metric_rows, dtype=np.float64), run.metrics_png)
         if best is None or scores["fid"] < best[FID]:
-            save_network(self.generator, run.best_generator,
-                         checkpoint_info(epoch, step, GENERATOR, cfg.model, cfg.recipe_hash()),
-                         {"fid": np.array(scores["fid"])})
+            self.save_sampler(run.best_generator, epoch, step, {"fid": np.array(scores["fid"])})
 
     def best_row(self) -> Optional[tuple]:
         """The evaluation of the lowest FID so far."""
@@ -167,7 +188,7 @@ class PatternRecorder(RunRecorder):
         self.strip = list(np.asarray(history.get("strip", []), dtype=np.float32).reshape(-1, 4))
 
     def picture(self) -> np.ndarray:
-        self.strip.append(generate(self.generator, self.fixed_z).mean(axis=0))
+        self.strip.append(generate(self.nets.sampler, self.fixed_z).mean(axis=0))
         return heat_strip(np.array(self.strip), total_rows=self.cfg.epochs)
 
     def plot(self) -> None:
@@ -178,8 +199,8 @@ class PatternRecorder(RunRecorder):
         return [*super().summary(), f"{self.run.outputs_png} (G's four outputs at every step)"]
 
 
-def new_recorder(run: RunFolder, cfg: TrainConfig, generator: nn.Cell, discriminator: nn.Cell,
-                 steps_per_epoch: int, fixed_z: np.ndarray) -> RunRecorder:
+def new_recorder(run: RunFolder, cfg: TrainConfig, nets: Networks, steps_per_epoch: int,
+                 fixed_z: np.ndarray) -> RunRecorder:
     """The recorder for the run's kind of model."""
     recorder_type = PatternRecorder if MODELS[cfg.model].kind == "pattern" else RunRecorder
-    return recorder_type(run, cfg, generator, discriminator, steps_per_epoch, fixed_z)
+    return recorder_type(run, cfg, nets, steps_per_epoch, fixed_z)

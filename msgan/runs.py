@@ -17,6 +17,7 @@ from msgan.files import write_text
 
 LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake")
 PATTERN_COLUMNS = ("g_out0", "g_out1", "g_out2", "g_out3")  # the toy GAN's outputs, logged beside its losses
+AVERAGE = "_ema"  # G's moving average beside the trained G: Generator<E>_ema.ckpt
 METRIC_COLUMNS = ("epoch", "step", "num", "fid", "is", "modes", "kl_uniform", "precision", "recall")
 
 
@@ -48,6 +49,10 @@ class RunFolder:
 
     def generator_ckpt(self, epoch: int) -> Path:
         return self.checkpoints / f"Generator{epoch}.ckpt"
+
+    def average_ckpt(self, epoch: int) -> Path:
+        """G's moving average after `epoch` (see msgan.ema)."""
+        return self.checkpoints / f"Generator{epoch}{AVERAGE}.ckpt"
 
     def discriminator_ckpt(self, epoch: int) -> Path:
         return self.checkpoints / f"Discriminator{epoch}.ckpt"
@@ -112,28 +117,32 @@ def write_csv(path: Path, rows: list[tuple], columns: tuple[str, ...] = LOSS_COL
     write_text(path, buffer.getvalue())
 
 
-def epoch_checkpoints(run_root: Path, network: str) -> dict[int, Path]:
-    """A run's Generator<E>.ckpt (network "Generator") or Discriminator<E>.ckpt files, by epoch."""
+def epoch_checkpoints(run_root: Path, network: str, suffix: str = "") -> dict[int, Path]:
+    """A run's Generator<E>.ckpt (network "Generator") or Discriminator<E>.ckpt files, by epoch; with suffix
+    "_ema", the moving average's Generator<E>_ema.ckpt."""
     found = {}
-    for path in (run_root / "checkpoints").glob(f"{network}*.ckpt"):
-        match = re.fullmatch(rf"{network}(\d+)\.ckpt", path.name)
+    for path in (run_root / "checkpoints").glob(f"{network}*{suffix}.ckpt"):
+        match = re.fullmatch(rf"{network}(\d+){suffix}\.ckpt", path.name)
         if match:
             found[int(match.group(1))] = path
     return found
 
 
-def latest_generator(run_root: Path) -> Path:
-    """The generator checkpoint of the run's highest epoch."""
+def latest_generator(run_root: Path, raw: bool = False) -> Path:
+    """The generator checkpoint of the run's highest epoch: its moving average when the run keeps one, unless
+    `raw` asks for the trained weights."""
     found = epoch_checkpoints(run_root, "Generator")
     if not found:
         raise MsganError(f"no Generator*.ckpt in {run_root / 'checkpoints'}: "
                          "pass --run with a run folder that finished at least one epoch, or --ckpt")
-    return found[max(found)]
+    last = max(found)
+    average = epoch_checkpoints(run_root, "Generator", AVERAGE).get(last)
+    return found[last] if raw or average is None else average
 
 
 def prune_checkpoints(run: RunFolder, keep_last: int) -> None:
     """Delete the epoch checkpoints older than the newest `keep_last` epochs (the newest always stays)."""
-    for network in ("Generator", "Discriminator"):
-        found = epoch_checkpoints(run.root, network)
+    for network, suffix in (("Generator", ""), ("Generator", AVERAGE), ("Discriminator", "")):
+        found = epoch_checkpoints(run.root, network, suffix)
         for epoch in sorted(found)[:-keep_last]:
             found[epoch].unlink()

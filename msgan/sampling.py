@@ -6,17 +6,16 @@ from typing import Optional
 import numpy as np
 from mindspore import Tensor, nn
 
-# Separate random streams of one seed, so that e.g. the sample grid's noise does not depend
-# on how many training steps came before it.
-STEP_NOISE, FIXED_NOISE = 1, 2
-EVAL_NOISE = 6  # the digits scored during training (3, 4 and 5 serve the toy's samples and the classifier)
+from msgan.streams import stream
+
 # The toy 1010 GAN feeds its generator 0.5, the lesson's constant; "near-constant" adds this much noise.
 CONSTANT_LATENT, NEAR_CONSTANT_STD = 0.5, 0.1
 
 
-def latents(count: int, latent_dim: int, seed: int, *stream: int, distribution: str = "normal") -> np.ndarray:
-    """Latent vectors drawn from `distribution` (see TrainConfig.latent), a pure function of (seed, stream)."""
-    rng = np.random.default_rng([seed, *stream])
+def latents(count: int, latent_dim: int, seed: int, *key: int, distribution: str = "normal") -> np.ndarray:
+    """Latent vectors drawn from `distribution` (see TrainConfig.latent), a pure function of (seed, key):
+    `key` names a stream of msgan.streams."""
+    rng = stream(seed, *key)
     shape = (count, latent_dim)
     if distribution == "uniform":
         return rng.random(shape, dtype=np.float32)

@@ -1,192 +1,30 @@
-"""The GAN training step, written once for any generator/discriminator pair, and the training loop."""
+"""A training run's life: start or resume it, the epoch loop over the compiled steps (msgan.step), each
+epoch's outputs, and stopping it safely on a request, a NaN or a full disk."""
 from __future__ import annotations
 
-import signal
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import mindspore as ms
 import numpy as np
-from mindspore import Parameter, Tensor, nn, ops
+from mindspore import Tensor
 
 from msgan.checkpoints import STATE, assign_state, read_checkpoint_extras
 from msgan.config import TrainConfig, check_ranges, resumed
 from msgan.console import Progress, format_seconds
 from msgan.data import TrainingSet, batches, digit_set, load_digits, pattern_set
 from msgan.device import select_device
-from msgan.errors import MsganError, StoppedBySignal
+from msgan.errors import MsganError
 from msgan.files import remove_leftovers
-from msgan.layers import shard_dropout_streams
-from msgan.models import MODELS, build_discriminator, build_generator
-from msgan.parallel import (SINGLE, Workers, agree, gradient_mean, launched_by_msrun, start_workers, value_mean,
-                            weights_digest)
-from msgan.precision import LossScaling, loss_scaling
+from msgan.models import MODELS
+from msgan.parallel import SINGLE, Workers, agree, launched_by_msrun, start_workers, weights_digest
 from msgan.recorders import RunRecorder, new_recorder
-from msgan.runs import (Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config,
-                        write_csv)
-from msgan.sampling import FIXED_NOISE, STEP_NOISE, latents
-
-StepFn = Callable[[Tensor, Tensor, Tensor], Tensor]
-LoopFn = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
-LOSSES = {"bce": nn.BCELoss, "mse": nn.MSELoss}
-
-
-def prefix_optimizer_state(optimizer: nn.Optimizer, prefix: str) -> None:
-    """Prefix an optimizer's own state (step, learning rate, beta powers, moments), not the weights it updates.
-
-    Two optimizers in one graph must not both own a 'global_step'. The tutorial calls
-    optimizer.update_parameters_name, which also renames the network's weights (to names such as
-    'optim_ggeneratormodel.0.weight') so that its checkpoints no longer load into a fresh network.
-    """
-    weights = {id(p) for p in optimizer.parameters}
-    for param in optimizer.get_parameters():
-        if id(param) not in weights:
-            param.name = prefix + param.name
-
-
-def make_optimizer(net: nn.Cell, cfg: TrainConfig) -> nn.Optimizer:
-    """The recipe's optimizer over one network's trainable weights."""
-    if cfg.optimizer == "sgd":
-        return nn.SGD(net.trainable_params(), learning_rate=cfg.lr)
-    return nn.Adam(net.trainable_params(), learning_rate=cfg.lr, beta1=cfg.beta1, beta2=cfg.beta2)
-
-
-def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig) -> tuple[nn.Optimizer, nn.Optimizer]:
-    """One optimizer per network, with distinct state names so that one graph can hold both."""
-    opt_g, opt_d = make_optimizer(generator, cfg), make_optimizer(discriminator, cfg)
-    prefix_optimizer_state(opt_g, "optim_g.")
-    prefix_optimizer_state(opt_d, "optim_d.")
-    return opt_g, opt_d
-
-
-def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
-                    loss: str = "bce", d_loss: str = "mean", conditional: bool = False, track_fakes: bool = False,
-                    compiled: bool = True, workers: Workers = SINGLE,
-                    scaling: Optional[tuple[LossScaling, LossScaling]] = None) -> StepFn:
-    """Build train_step(real, z, labels) -> [loss_d, loss_g, mean D(x), mean D(G(z))]: D is updated, then G.
-
-    D's loss is the mean of its real and fake losses, or their `d_loss="sum"` (the 1010 lesson takes
-    one D step on each). `labels` reach the networks only when they are `conditional`, and with
-    `track_fakes` the batch mean of G's output follows the four numbers; these are Python-level
-    choices, so the graph never sees the other branch.
-    With several `workers`, each update uses the gradients averaged over all of them, and the
-    returned numbers are their means: those of the global batch. `scaling` holds D's and G's loss
-    scaling (--amp O2); by default there is none.
-    """
-    generator.set_train(True)  # BatchNorm normalises by batch statistics and updates its running ones
-    discriminator.set_train(True)
-    criterion = LOSSES[loss](reduction="mean")
-    scale_d, unscale_d, update_d, _ = scaling[0] if scaling else loss_scaling("O0", "", opt_d)
-    scale_g, unscale_g, update_g, _ = scaling[1] if scaling else loss_scaling("O0", "", opt_g)
-
-    def make_fakes(z, labels):
-        return generator(z, labels) if conditional else generator(z)
-
-    def judge(x, labels):
-        return discriminator(x, labels) if conditional else discriminator(x)
-
-    def discriminator_loss(real, fake, labels):
-        p_real, p_fake = judge(real, labels), judge(fake, labels)
-        loss = criterion(p_real, ops.ones_like(p_real)) + criterion(p_fake, ops.zeros_like(p_fake))
-        if d_loss == "mean":
-            loss = loss / 2
-        return scale_d(loss), (p_real.mean(), p_fake.mean())
-
-    def generator_loss(fake, labels):
-        p_fake = judge(fake, labels)
-        return scale_g(criterion(p_fake, ops.ones_like(p_fake)))  # non-saturating: G maximises log D(G(z))
-
-    # D's loss is differentiated over D's weights only; G's loss over G's output, from which ms.vjp
-    # carries the gradient back into G's weights.
-    grad_d = ms.value_and_grad(discriminator_loss, None, opt_d.parameters, has_aux=True)
-    grad_g = ms.value_and_grad(generator_loss, 0)
-    mean_grads_d, mean_grads_g = gradient_mean(opt_d.parameters, workers), gradient_mean(opt_g.parameters, workers)
-    mean_over_workers = value_mean(workers)
-
-    def train_step(real, z, labels):
-        # One forward pass of G serves both updates, since G does not change before its own update
-        # (PyTorch's DCGAN example reuses its fake batch the same way). Running it twice cost the
-        # DCGAN step about a sixth of its time, and updated BatchNorm's running statistics twice.
-        fake, pull_back = ms.vjp(make_fakes, z, labels, weights=opt_g.parameters)
-        (loss_d, (d_real, d_fake)), grads = grad_d(real, ops.stop_gradient(fake), labels)
-        update_d(mean_grads_d(grads))
-        loss_g, grad_fake = grad_g(fake, labels)
-        update_g(mean_grads_g(pull_back(grad_fake)[1]))  # [0] would be the gradients of z and labels
-        stats = ops.stack([unscale_d(loss_d), unscale_g(loss_g), d_real, d_fake])
-        return mean_over_workers(ops.concat((stats, fake.mean(0).reshape(-1))) if track_fakes else stats)
-
-    return ms.jit(train_step) if compiled else train_step
-
-
-def make_train_loop(train_step: StepFn, width: int, compiled: bool = True) -> LoopFn:
-    """Build train_steps(samples, labels, order, noise, first, count) -> (steps, width) stats: the steps
-    first .. first+count-1 of an epoch, whose batches are the rows of `order` and `noise`, run in one call.
-
-    The loop runs inside the compiled graph and gathers each batch from the samples already on the
-    device, so Python, the host-to-device copies and the graph launch cost once per call, not once
-    per step. On the 2-core CPU the tutorial's MLP GAN went from 11.1 steps/s (one call per step) to
-    52.8 at batch 64, and from 10.2 to 36.0 at batch 128 (benchmarks/bench_train.py); the losses are
-    the same to the bit.
-    `count` is a tensor, so calls of any length share one compiled graph. Row k of the result holds
-    step first+k's numbers; the rows from `count` on are zero.
-    """
-    def train_steps(samples, labels, order, noise, first, count):
-        stats = ops.zeros((order.shape[0], width), ms.float32)
-        i = first
-        while i < first + count:
-            index = order[i]
-            stats[i - first] = train_step(ops.gather(samples, index, 0), noise[i], ops.gather(labels, index, 0))
-            i = i + 1
-        return stats
-
-    return ms.jit(train_steps) if compiled else train_steps
-
-
-@dataclass
-class Networks:
-    """A run's two networks, their optimizers, the recipe's single train step over them (uncompiled; the
-    loop compiles it), and the compiled loop of those steps that training calls."""
-
-    generator: nn.Cell
-    discriminator: nn.Cell
-    opt_g: nn.Optimizer
-    opt_d: nn.Optimizer
-    train_step: StepFn
-    train_steps: LoopFn
-    loss_scales: list[Parameter]  # --amp O2's loss scales and their counters; none otherwise
-
-    def state_parameters(self) -> list[Parameter]:
-        """Everything an exact resume restores: weights, BatchNorm statistics, both optimizers' moments and
-        steps, and the loss scales."""
-        cells = (self.generator, self.discriminator, self.opt_g, self.opt_d)
-        params = [p for cell in cells for p in cell.get_parameters()] + self.loss_scales
-        return list({id(p): p for p in params}.values())
-
-
-def build_networks(cfg: TrainConfig, workers: Workers = SINGLE) -> Networks:
-    """Fresh networks, optimizers and the (compiled) loop of train steps, as the recipe says.
-
-    Every worker builds the same initial weights from the seed.
-    """
-    ms.set_seed(cfg.seed)
-    spec = MODELS[cfg.model]
-    generator = build_generator(cfg.model, cfg.latent_dim, cfg.amp)
-    discriminator = build_discriminator(cfg.model, cfg.amp)
-    for net in (generator, discriminator):
-        shard_dropout_streams(net, workers.rank)
-    opt_g, opt_d = make_optimizers(generator, discriminator, cfg)
-    scaling = (loss_scaling(cfg.amp, "loss_scale_d", opt_d), loss_scaling(cfg.amp, "loss_scale_g", opt_g))
-    track_fakes = spec.kind == "pattern"
-    train_step = make_train_step(generator, discriminator, opt_g, opt_d, loss=cfg.loss, d_loss=cfg.d_loss,
-                                 conditional=spec.conditional, track_fakes=track_fakes, compiled=False,
-                                 workers=workers, scaling=scaling)
-    width = 4 + (spec.sample_shape[0] if track_fakes else 0)  # the four numbers, and G's mean output
-    return Networks(generator, discriminator, opt_g, opt_d, train_step,
-                    make_train_loop(train_step, width, compiled=not cfg.pynative),
-                    scaling[0].parameters + scaling[1].parameters)
+from msgan.runs import Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config, write_csv
+from msgan.sampling import latents
+from msgan.step import Networks, build_networks
+from msgan.stopping import StopRequests
+from msgan.streams import FIXED_NOISE, PENALTY_MIX, STEP_NOISE, stream
 
 
 def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:
@@ -307,47 +145,6 @@ def resume_command(run: RunFolder, workers: int) -> str:
     return f"scripts/run_distribute_train.sh {workers} --resume {run.root}"
 
 
-class StopRequests:
-    """The first Ctrl-C or SIGTERM asks training to stop after the current compiled call, so that it can save;
-    a second one stops at once (the files on disk stay whole: every write is atomic).
-
-    The two are one request: once a compiled graph has run, MindSpore 2.10's runtime answers SIGINT
-    by raising SIGTERM (measured on CPU), so the handler cannot tell which one the user sent.
-    """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self, resume_with: str):
-        self.resume_with = resume_with  # the command that continues the run
-        self.signum: Optional[int] = None
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> "StopRequests":
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
-            self.previous = {s: signal.signal(s, self._request) for s in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-    def _request(self, signum: int, frame) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt
-        self.signum = signum
-        print("\nmsgan: stop requested: finishing the current steps and saving the run "
-              "(press Ctrl-C again to stop at once)", flush=True)
-
-    def requested(self) -> bool:
-        return self.signum is not None
-
-    def stopped(self, at: Position) -> StoppedBySignal:
-        """The exception that ends a stopped run, with the command that resumes it."""
-        epoch = at.epoch + 1 if at.batch else at.epoch  # counted from 1: the epoch of the last step taken
-        return StoppedBySignal(f"stopped on request (Ctrl-C or SIGTERM) after step {at.step}, in epoch {epoch}; "
-                               f"the run is saved. Resume it with: {self.resume_with}", self.signum)
-
-
 # One compiled call runs about this many seconds of steps: a stop request waits for the call, and the
 # launch cost (about 30 ms a call for the MLP on the 2-core CPU) is spread over the steps in it.
 CALL_SECONDS = 2.0
@@ -373,16 +170,16 @@ def check_finite(values: list[float], names: tuple[str, ...], run: RunFolder, ep
                      "lower --lr, or change --seed, and start a new run")
 
 
-def epoch_inputs(cfg: TrainConfig, samples: int, epoch: int, workers: Workers) -> tuple[Tensor, Tensor]:
-    """The epoch's batches, as rows of sample indices (steps, batch), and their noise (steps, batch, latent):
-    this worker's slice of each global batch, so that the workers together train on what one process
-    would with the global batch."""
+def epoch_inputs(cfg: TrainConfig, samples: int, epoch: int, workers: Workers) -> tuple[Tensor, Tensor, Tensor]:
+    """The epoch's batches, as rows of sample indices (steps, batch), their noise (steps, batch, latent) and
+    the gradient penalty's interpolation weights (steps, batch): this worker's slice of each global batch,
+    so that the workers together train on what one process would with the global batch."""
     batch = cfg.batch_size * workers.size
     order = batches(samples, batch, cfg.seed, epoch)
     noise = latents(order.size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch, distribution=cfg.latent)
     noise = noise.reshape(len(order), batch, cfg.latent_dim)
-    return (Tensor(np.ascontiguousarray(workers.shard(order)).astype(np.int32)),
-            Tensor(np.ascontiguousarray(workers.shard(noise))))
+    mix = stream(cfg.seed, PENALTY_MIX, epoch).random(order.shape, dtype=np.float32)
+    return tuple(Tensor(np.ascontiguousarray(workers.shard(rows))) for rows in (order.astype(np.int32), noise, mix))
 
 
 def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, start: Position,
@@ -396,7 +193,7 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
     """
     fixed_z = latents(cfg.grid_size ** 2, cfg.latent_dim, cfg.seed, FIXED_NOISE, distribution=cfg.latent)
     steps_per_epoch = len(data) // (cfg.batch_size * workers.size)
-    recorder = new_recorder(run, cfg, nets.generator, nets.discriminator, steps_per_epoch, fixed_z)
+    recorder = new_recorder(run, cfg, nets, steps_per_epoch, fixed_z)
     recorder.restore(history)
     facts = {"samples": len(data), "workers": workers.size}  # what a resume must find unchanged
     progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs, done=start.step)
@@ -406,11 +203,11 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
     with StopRequests(resume_command(run, workers.size)) as stop, progress:
         for epoch in range(start.epoch, cfg.epochs):
             started = time.perf_counter()
-            order, noise = epoch_inputs(cfg, len(data), epoch, workers)
+            order, noise, mix = epoch_inputs(cfg, len(data), epoch, workers)
             while at.batch < steps_per_epoch:
                 count = min(steps_per_call(seconds_per_step), steps_per_epoch - at.batch)
                 called = time.perf_counter()
-                rows = nets.train_steps(samples, labels, order, noise, Tensor(at.batch, ms.int32),
+                rows = nets.train_steps(samples, labels, order, noise, mix, Tensor(at.batch, ms.int32),
                                         Tensor(count, ms.int32)).asnumpy()[:count].tolist()
                 for values in rows:  # loss_d, loss_g, D(x), D(G(z)) (and the toy GAN's four outputs)
                     check_finite(values, recorder.columns[2:], run, epoch, at.step + 1)

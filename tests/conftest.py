@@ -17,6 +17,12 @@ ms.set_context(mode=ms.GRAPH_MODE)
 ms.set_device("CPU")
 
 
+def lone_step_inputs(batch: int) -> tuple[ms.Tensor, ms.Tensor]:
+    """The last two inputs of a train_step called on its own: the gradient penalty's interpolation weights
+    (one half each) and `update_g` (True: G is updated too)."""
+    return ms.Tensor(np.full(batch, 0.5, np.float32)), ms.Tensor(True)
+
+
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:
     """An MNIST idx file: big-endian magic, dimensions, then unsigned bytes."""
     header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in array.shape)

@@ -60,7 +60,7 @@ TRAIN_CASES = {
     "unavailable device": (["--device", "GPU"], ["GPU is not available", "--device auto"]),
     "unknown device": (["--device", "TPU"], ["unknown device 'TPU'"]),
     "unknown model": (["--model", "vae"], ["unknown model 'vae'"]),
-    "unknown loss": (["--loss", "hinge"], ["unknown loss 'hinge'", "bce, mse"]),
+    "unknown loss": (["--loss", "wasserstein"], ["unknown loss 'wasserstein'", "bce, saturating, mse, lsgan, hinge, wgan-gp"]),
     "zero keep-last": (["--keep-last", "0"], ["--keep-last must be at least 1"]),
     "negative eval-every": (["--eval-every", "-1"], ["--eval-every must be 0 (never) or more"]),
     "zero eval-samples": (["--eval-samples", "0"], ["--eval-samples must be at least 1"]),

@@ -7,7 +7,8 @@ from msgan.checkpoints import (DISCRIMINATOR, GENERATOR, checkpoint_info, load_g
                                save_network)
 from msgan.errors import MsganError
 from msgan.models import build_discriminator, build_generator
-from msgan.training import make_optimizers, make_train_step
+from msgan.step import make_optimizers, make_train_step
+from conftest import lone_step_inputs
 from msgan.config import TrainConfig
 
 
@@ -19,7 +20,8 @@ def trained_generator(steps: int = 3):
     rng = np.random.default_rng(0)
     for _ in range(steps):
         step(Tensor(rng.uniform(-1, 1, (16, 1, 28, 28)).astype(np.float32)),
-             Tensor(rng.standard_normal((16, 100), dtype=np.float32)), Tensor(np.zeros(16, np.int32)))
+             Tensor(rng.standard_normal((16, 100), dtype=np.float32)), Tensor(np.zeros(16, np.int32)),
+             *lone_step_inputs(16))
     return g, d
 
 

@@ -8,7 +8,8 @@ from msgan.checkpoints import GENERATOR, checkpoint_info, load_generator, save_n
 from msgan.config import resolve
 from msgan.models import MODELS, build_discriminator, build_generator
 from msgan.sampling import generate, latents
-from msgan.training import make_optimizers, make_train_step
+from msgan.step import StepOptions, make_optimizers, make_train_step
+from conftest import lone_step_inputs
 
 LABELS = np.arange(6, dtype=np.int32) % 10
 
@@ -30,8 +31,8 @@ def test_shapes_and_ranges(model):
     assert samples.shape == (6, *MODELS[model].sample_shape)
     low = 0 if MODELS[model].kind == "pattern" else -1  # Sigmoid on the toy's [0, 1] numbers, else Tanh
     assert low <= samples.asnumpy().min() and samples.asnumpy().max() <= 1
-    p = d(samples, *extra).asnumpy()
-    assert p.shape == (6, 1) and ((p > 0) & (p < 1)).all()
+    scores = d(samples, *extra).asnumpy()  # raw scores: the loss reads them (as probabilities, for bce)
+    assert scores.shape == (6, 1 + 10 * MODELS[model].class_head) and np.isfinite(scores).all()
     assert all(p.name.startswith("generator.") for p in g.get_parameters())
     assert all(p.name.startswith("discriminator.") for p in d.get_parameters())
 
@@ -67,13 +68,12 @@ def test_one_compiled_step_and_strict_round_trip(model, tmp_path):
     cfg = resolve({"model": model})
     spec = MODELS[model]
     g, d = build_generator(model, cfg.latent_dim), build_discriminator(model)
-    step = make_train_step(g, d, *make_optimizers(g, d, cfg), loss=cfg.loss, d_loss=cfg.d_loss,
-                           conditional=spec.conditional)
+    step = make_train_step(g, d, *make_optimizers(g, d, cfg), StepOptions.of(cfg))
     before = {p.name: p.asnumpy().copy() for p in (*g.trainable_params(), *d.trainable_params())}
     rng = np.random.default_rng(0)
     out = step(Tensor(rng.uniform(-1, 1, (16, *spec.sample_shape)).astype(np.float32)),
                Tensor(latents(16, cfg.latent_dim, 1, distribution=cfg.latent)),
-               Tensor(rng.integers(0, 10, 16).astype(np.int32))).asnumpy()
+               Tensor(rng.integers(0, 10, 16).astype(np.int32)), *lone_step_inputs(16)).asnumpy()
     assert np.isfinite(out).all()
     after = {p.name: p.asnumpy() for p in (*g.trainable_params(), *d.trainable_params())}
     assert all(not np.array_equal(before[k], after[k]) for k in before)

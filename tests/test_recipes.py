@@ -45,7 +45,7 @@ def test_command_line_overrides_the_recipe(tmp_path):
     ("epoch: 3\n", "unknown setting 'epoch'; allowed: model, loss"),
     ("epochs: ten\n", "'epochs' must be an integer, got 'ten'"),
     ("lr: true\n", "'lr' must be a number"),
-    ("loss: hinge\n", "unknown loss 'hinge'; choose one of bce, mse"),
+    ("loss: wasserstein\n", "unknown loss 'wasserstein'; choose one of bce, saturating"),
     ("model: vae\n", "unknown model 'vae'; choose one of mlp"),
     ("- 1\n- 2\n", "must be a mapping"),
     ("a: [\n", "not valid YAML"),

@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 import msgan.training
+import msgan.step
 from conftest import REPO, run_script
 from msgan.errors import MsganError, StoppedBySignal
 from msgan.training import resume, train
@@ -150,7 +151,7 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(reference, tmp_path):
 def with_calls_of_three(monkeypatch, change: Callable[[int, int, np.ndarray], np.ndarray]) -> None:
     """Make every compiled call run three steps (an epoch of 10 is then 3+3+3+1), and pass each call's
     first global step, its step count and its result through `change`."""
-    build, done = msgan.training.make_train_loop, [0]
+    build, done = msgan.step.make_train_loop, [0]
 
     def make_changed_loop(*args, **kwargs):
         loop = build(*args, **kwargs)
@@ -163,7 +164,7 @@ def with_calls_of_three(monkeypatch, change: Callable[[int, int, np.ndarray], np
         return changed
 
     monkeypatch.setattr(msgan.training, "steps_per_call", lambda seconds_per_step: 3)
-    monkeypatch.setattr(msgan.training, "make_train_loop", make_changed_loop)
+    monkeypatch.setattr(msgan.step, "make_train_loop", make_changed_loop)
 
 
 def test_stop_inside_an_epoch_resumes_from_that_batch(reference, tmp_path, monkeypatch):

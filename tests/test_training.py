@@ -9,7 +9,9 @@ from msgan.config import TrainConfig, resolve
 from msgan.data import batches, real_patterns
 from msgan.models import MODELS, build_discriminator, build_generator
 from msgan.sampling import latents
-from msgan.training import build_networks, make_optimizers, make_train_step
+from msgan.losses import LOSSES
+from msgan.step import StepOptions, build_networks, make_optimizers, make_train_step
+from conftest import lone_step_inputs
 
 
 def setup(seed: int = 3):
@@ -23,7 +25,7 @@ def batch(seed: int = 0):
     rng = np.random.default_rng(seed)
     return (Tensor(rng.uniform(-1, 1, (32, 1, 28, 28)).astype(np.float32)),
             Tensor(rng.standard_normal((32, 100), dtype=np.float32)),
-            Tensor(rng.integers(0, 10, 32).astype(np.int32)))
+            Tensor(rng.integers(0, 10, 32).astype(np.int32)), *lone_step_inputs(32))
 
 
 def weights(net):
@@ -88,13 +90,13 @@ def test_discriminator_update_does_not_touch_the_generator():
 def toy_step(d_loss: str, track_fakes: bool = False):
     ms.set_seed(5)
     g, d = build_generator("toy1010", 1), build_discriminator("toy1010")
-    return make_train_step(g, d, *make_optimizers(g, d, TrainConfig(optimizer="sgd", lr=0.01)), loss="mse",
-                           d_loss=d_loss, track_fakes=track_fakes), g
+    options = StepOptions(LOSSES["mse"], d_loss, track_fakes=track_fakes)
+    return make_train_step(g, d, *make_optimizers(g, d, TrainConfig(optimizer="sgd", lr=0.01)), options), g
 
 
 def toy_batch():
     return (Tensor(real_patterns(4, seed=0)), Tensor(latents(4, 1, 0, distribution="constant")),
-            Tensor(np.zeros(4, np.int32)))
+            Tensor(np.zeros(4, np.int32)), *lone_step_inputs(4))
 
 
 def test_summed_discriminator_loss_is_twice_the_mean():
@@ -136,14 +138,15 @@ def test_one_compiled_call_of_several_steps_equals_single_steps(model):
     noise = latents(20, cfg.latent_dim, seed=0, distribution=cfg.latent).reshape(5, 4, cfg.latent_dim)
 
     looped = build_networks(cfg)
-    inputs = (Tensor(data), Tensor(labels), Tensor(order), Tensor(noise))
+    mix = np.random.default_rng(2).random((5, 4), dtype=np.float32)
+    inputs = (Tensor(data), Tensor(labels), Tensor(order), Tensor(noise), Tensor(mix))
     rows = [looped.train_steps(*inputs, Tensor(first, ms.int32), Tensor(count, ms.int32)).asnumpy()[:count]
             for first, count in ((0, 1), (1, 3), (4, 1))]
 
     single = build_networks(cfg)
     step = ms.jit(single.train_step)  # the same step, one compiled call each
-    expected = [step(Tensor(data[index]), Tensor(noise[i]), Tensor(labels[index])).asnumpy()
-                for i, index in enumerate(order)]
+    expected = [step(Tensor(data[index]), Tensor(noise[i]), Tensor(labels[index]), Tensor(mix[i]),
+                     Tensor((i + 1) % cfg.n_critic == 0)).asnumpy() for i, index in enumerate(order)]
 
     np.testing.assert_array_equal(np.concatenate(rows), np.array(expected))
     assert len(looped.state_parameters()) == len(single.state_parameters())
@@ -157,7 +160,8 @@ def test_pynative_loop_runs_the_same_steps():
     cfg = resolve({"model": "mlp", "batch_size": 8})
     data = np.random.default_rng(0).uniform(-1, 1, (16, 1, 28, 28)).astype(np.float32)
     inputs = (Tensor(data), Tensor(np.zeros(16, np.int32)), Tensor(batches(16, 8, seed=0, epoch=0).astype(np.int32)),
-              Tensor(latents(16, 100, seed=0).reshape(2, 8, 100)), Tensor(0, ms.int32), Tensor(2, ms.int32))
+              Tensor(latents(16, 100, seed=0).reshape(2, 8, 100)), Tensor(np.zeros((2, 8), np.float32)),
+              Tensor(0, ms.int32), Tensor(2, ms.int32))
     rows = []
     for pynative in (False, True):
         if pynative:

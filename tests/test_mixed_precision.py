@@ -10,7 +10,7 @@ import pytest
 from mindspore import Tensor, nn
 
 from conftest import run_script
-from msgan.precision import LOSS_SCALE, loss_scaling
+from msgan.mixed_precision import LOSS_SCALE, loss_scaling
 
 TINY = ["--epochs", "2", "--limit", "640", "--device", "CPU"]  # the settings of conftest's tiny_run
 

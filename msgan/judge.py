@@ -1,0 +1,50 @@
+"""The judge of sample quality: the shipped digit classifier with the features of the real digits that every
+score is measured against (eval.py, and training's --eval-every).
+
+Every score compares a set of digits with the same reference, the classifier's training split of the
+embedded digits (4,000 real digits). The real-data floor is the 1,000 held-out real digits scored the
+same way, which is as good as a generator can be expected to get. FID depends on the number of samples
+(it is biased upwards for small sets), so compare scores of equal size.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from msgan.classifier import DigitClassifier, judge, load_classifier, split, subset
+from msgan.data import Digits, load_embedded
+from msgan.metrics import fid, inception_score, manifold_radii, mode_coverage, precision_recall
+
+REFERENCE = "embedded digits, the classifier's training split (4,000)"
+FLOOR = "embedded digits, the classifier's held-out split (1,000)"
+
+
+@dataclass
+class Judge:
+    """The classifier and the reference features every score is measured against."""
+
+    net: DigitClassifier
+    reference: np.ndarray
+    held_out: Digits
+    reference_radii: np.ndarray  # its k-NN manifold, computed once
+
+    def score(self, images: np.ndarray) -> dict[str, float]:
+        """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28)."""
+        features, probs = judge(self.net, images)
+        modes, kl = mode_coverage(probs)
+        precision, recall = precision_recall(self.reference, features, real_radii=self.reference_radii)
+        return {"fid": round(fid(features, self.reference), 4), "is": round(inception_score(probs), 4),
+                "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
+                "recall": round(recall, 4)}
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_judge() -> Judge:
+    """The shipped classifier with the features of its training split (judged once per process)."""
+    digits = load_embedded()
+    train, held = split(digits.labels, seed=0)
+    net = load_classifier()
+    reference = judge(net, digits.images[train])[0]
+    return Judge(net, reference, subset(digits, held), manifold_radii(reference))
