@@ -71,11 +71,14 @@ def train_parser() -> argparse.ArgumentParser:
 def generator_command(prog: str, description: str,
                       run_help: str) -> tuple[argparse.ArgumentParser, argparse._MutuallyExclusiveGroup]:
     """The parser of a command that reads a generator, and its source: --ckpt FILE or --run RUN, exactly one
-    (the group, for commands that take other sources too)."""
+    (the group, for commands that take other sources too), and --raw."""
     p = OneLineErrorParser(prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--ckpt", help="a Generator*.ckpt file")
-    source.add_argument("--run", help=run_help)
+    source.add_argument("--run", help=f"{run_help}: G's moving average (Generator<E>_ema.ckpt) when the run "
+                                      "keeps one (train.py --ema), else its trained weights (Generator<E>.ckpt)")
+    p.add_argument("--raw", action="store_true", help="with --run: the trained weights even when the run keeps "
+                                                      "their moving average")
     return p, source
 
 
@@ -91,17 +94,20 @@ def infer_parser() -> argparse.ArgumentParser:
     """infer.py's flags."""
     p, source = generator_command("infer.py", "Draw digits (or the toy GAN's numbers) from a trained generator "
                                               "checkpoint, or from a MINDIR graph written by export.py.",
-                                  "a run folder; its latest generator is used")
+                                  "a run folder; its latest epoch's generator is used")
     source.add_argument("--mindir", help="a .mindir graph written by export.py, with the .json that export.py "
                                          "wrote beside it; runs without msgan's model code")
-    p.add_argument("--num", type=int, default=64, help="how many digits to draw")
+    p.add_argument("--num", type=int, default=argparse.SUPPRESS,
+                   help="how many digits to draw (default 64; with --digit all, 100)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (new or empty); default: samples/ inside the run")
     p.add_argument("--png", action="store_true", help="also write one PNG per sample")
     add_architecture_flags(p)
     p.add_argument("--batch-size", type=int, default=256,
                    help="digits generated per batch (a --mindir graph runs its own fixed batch)")
-    p.add_argument("--digit", help="conditional models: a digit 0-9 to draw, or 'all' for one row per digit")
+    p.add_argument("--digit", help="conditional models: a digit 0-9 to draw, or 'all' for --num digits shared out "
+                                   "evenly over 0-9, one grid row per digit; without it, each sample's digit is "
+                                   "drawn at random from --seed. labels.npy lists the digit of every sample")
     return p
 
 
@@ -109,7 +115,7 @@ def eval_parser() -> argparse.ArgumentParser:
     """eval.py's flags."""
     p, source = generator_command("eval.py", "Score digits with msgan's classifier: FID, IS, modes, precision and "
                                              "recall, as one JSON line (also appended to the run's metrics.jsonl).",
-                                  "a run folder; its latest generator is scored")
+                                  "a run folder; its latest epoch's generator is scored")
     source.add_argument("--real", action="store_true", help="score real digits: the held-out embedded ones, or --data")
     source.add_argument("--samples", help="score digits saved as .npy (infer.py's samples.npy)")
     p.add_argument("--num", type=int, default=10_000, help="how many digits to generate (or, with --data, to read)")
@@ -123,7 +129,7 @@ def eval_parser() -> argparse.ArgumentParser:
 def export_parser() -> argparse.ArgumentParser:
     """export.py's flags."""
     p, _ = generator_command("export.py", "Export a trained generator as a MINDIR graph (ms.export).",
-                             "a run folder; its latest generator is exported")
+                             "a run folder; its latest epoch's generator is exported")
     p.add_argument("--format", default="MINDIR", help="MINDIR")
     p.add_argument("--batch", type=int, default=64, help="the graph's fixed number of latents per call")
     p.add_argument("--out", help="the .mindir file; default: export/<checkpoint>-batch<N>.mindir in the run")

@@ -13,7 +13,8 @@ from msgan.data import load_digits, to_uint8
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import write_text
-from msgan.inference import load_trained_generator, resolve_architecture, resolve_checkpoint
+from msgan.inference import (load_trained_generator, raw_without_run, resolve_architecture, resolve_checkpoint,
+                             weights_of)
 from msgan.judge import FLOOR, REFERENCE, shipped_judge
 from msgan.models import MODELS, NUM_CLASSES
 from msgan.sampling import generate, latents
@@ -25,6 +26,7 @@ class EvalRequest:
 
     ckpt: Optional[str] = None
     run: Optional[str] = None
+    raw: bool = False                 # --run: the trained weights, not their moving average
     real: bool = False
     samples: Optional[str] = None
     num: int = 10_000
@@ -59,9 +61,20 @@ def load_samples(path: str) -> np.ndarray:
     return to_uint8(array)
 
 
-def generated_digits(request: EvalRequest) -> tuple[np.ndarray, dict[str, Any], Path]:
-    """The generator's digits (eval mode, --num of them from --seed), what made them, and its run folder."""
-    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run)
+@dataclass
+class ToScore:
+    """Digits to score, what they came from (the JSON line's first keys), the digit each was asked (or is known)
+    to be, if any, and the run folder whose metrics.jsonl gets the line, if any."""
+
+    images: np.ndarray
+    about: dict[str, Any]
+    labels: Optional[np.ndarray] = None
+    run_root: Optional[Path] = None
+
+
+def generated_digits(request: EvalRequest) -> ToScore:
+    """The generator's digits (eval mode, --num of them from --seed; a conditional one draws 0, 1, …, 9, 0, …)."""
+    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
     cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
     spec = MODELS[cfg.model]
     if spec.kind != "digits":
@@ -71,30 +84,43 @@ def generated_digits(request: EvalRequest) -> tuple[np.ndarray, dict[str, Any], 
     z = latents(request.num, cfg.latent_dim, request.seed, distribution=cfg.latent)
     labels = np.arange(request.num, dtype=np.int32) % NUM_CLASSES if spec.conditional else None
     images = to_uint8(generate(generator, z, labels, request.batch_size))
-    return images, {"source": str(ckpt), "model": cfg.model, "epoch": info.epoch, "seed": request.seed}, run_root
+    about = {"source": str(ckpt), "weights": weights_of(ckpt), "model": cfg.model, "epoch": info.epoch,
+             "seed": request.seed}
+    return ToScore(images, about, labels, run_root)
 
 
-def evaluate(request: EvalRequest) -> dict[str, Any]:
-    """Score what the request names, print one JSON line, and append it to the run's metrics.jsonl."""
+def chosen_digits(request: EvalRequest) -> ToScore:
+    """The digits of the one source the request names."""
     chosen = [name for name in ("ckpt", "run", "samples") if getattr(request, name) is not None] + (
         ["real"] if request.real else [])
     if len(chosen) != 1:
         raise MsganError("give exactly one of --ckpt FILE, --run RUN_FOLDER, --real or --samples FILE.npy")
+    if request.raw and chosen[0] in ("samples", "real"):
+        raise raw_without_run(f"--{chosen[0]}")
     for name in ("num", "batch_size"):
         if getattr(request, name) < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
-    run_root = None
     if request.samples is not None:
-        images, about = load_samples(request.samples), {"source": request.samples}
-    elif request.real:
-        images, about = real_digits(request)
-    else:
-        images, about, run_root = generated_digits(request)
+        return ToScore(load_samples(request.samples), {"source": request.samples})
+    if request.real:
+        return real_digits(request)
+    return generated_digits(request)
+
+
+def evaluate(request: EvalRequest) -> dict[str, Any]:
+    """Score what the request names, print one JSON line, and append it to the run's metrics.jsonl.
+
+    Known labels (a conditional generator's, real digits') add digit_agreement; the real floor has it too, the
+    judge's accuracy on each held-out digit.
+    """
+    scored = chosen_digits(request)
     judge_ = shipped_judge()
-    result = {**about, "num": len(images), **judge_.score(images), "reference": REFERENCE,
-              "real_floor": {"source": FLOOR, **judge_.score(judge_.held_out.images)}}
+    floor = judge_.held_out
+    result = {**scored.about, "num": len(scored.images), **judge_.score(scored.images, scored.labels),
+              "reference": REFERENCE, "real_floor": {"source": FLOOR, **judge_.score(floor.images, floor.labels)}}
     line = json.dumps(result)
     print(line, flush=True)
+    run_root = scored.run_root
     if run_root is not None and (run_root / "config.yaml").is_file():
         metrics = run_root / "metrics.jsonl"
         previous = metrics.read_text(encoding="utf-8") if metrics.is_file() else ""
@@ -102,9 +128,7 @@ def evaluate(request: EvalRequest) -> dict[str, Any]:
     return result
 
 
-def real_digits(request: EvalRequest) -> tuple[np.ndarray, dict[str, Any]]:
-    """--real: the held-out embedded digits, or the first --num digits of --data DIR."""
-    if request.data is None:
-        return shipped_judge().held_out.images, {"source": FLOOR}
-    digits = load_digits(request.data, limit=request.num)
-    return digits.images, {"source": digits.source}
+def real_digits(request: EvalRequest) -> ToScore:
+    """--real: the held-out embedded digits, or the first --num digits of --data DIR, with their labels."""
+    real = shipped_judge().held_out if request.data is None else load_digits(request.data, limit=request.num)
+    return ToScore(real.images, {"source": FLOOR if request.data is None else real.source}, real.labels)

@@ -17,7 +17,7 @@ from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path, quiet_logging
 from msgan.inference import (GraphInfo, load_trained_generator, resolve_architecture, resolve_checkpoint,
-                             sidecar_path)
+                             sidecar_path, weights_of)
 from msgan.models import MODELS
 
 FORMATS = ("MINDIR",)
@@ -29,6 +29,7 @@ class ExportRequest:
 
     ckpt: Optional[str] = None
     run: Optional[str] = None
+    raw: bool = False                 # --run: the trained weights, not their moving average
     format: str = "MINDIR"
     batch: int = 64                   # the graph's fixed batch of latents
     out: Optional[str] = None
@@ -87,7 +88,7 @@ def export_generator(request: ExportRequest) -> Path:
         raise MsganError(f"--format {request.format}: msgan exports {', '.join(FORMATS)}")
     if request.batch < 1:
         raise MsganError(f"--batch must be at least 1, got {request.batch}")
-    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run)
+    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
     cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
     out = export_path(request, ckpt, run_root)
     select_device(request.device)
@@ -97,7 +98,7 @@ def export_generator(request: ExportRequest) -> Path:
     write_graph(generator, info, out)
     inputs = "latents and digit labels" if info.conditional else "latents"
     outputs = "four numbers in [0, 1]" if info.kind == "pattern" else "images in [-1, 1]"
-    print(f"msgan: generator of {ckpt} ('{cfg.model}', epoch {info.epoch}) exported to {out}, described in "
-          f"{sidecar_path(out).name}: {info.batch} {inputs} of size {cfg.latent_dim} ({cfg.latent}) in, "
+    print(f"msgan: generator of {ckpt} ('{cfg.model}', epoch {info.epoch}, {weights_of(ckpt)}) exported to {out}, "
+          f"described in {sidecar_path(out).name}: {info.batch} {inputs} of size {cfg.latent_dim} ({cfg.latent}) in, "
           f"{info.batch} {outputs} out", flush=True)
     return out

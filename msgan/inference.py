@@ -3,7 +3,7 @@ export.py wrote, which runs without msgan's model code."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Optional, get_type_hints
 
@@ -11,7 +11,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from msgan.checkpoints import CheckpointInfo, load_generator
+from msgan.checkpoints import CheckpointInfo, load_generator, read_checkpoint_extras
 from msgan.config import CHOICES, TrainConfig, from_dict, resolve
 from msgan.data import to_uint8
 from msgan.device import quiet_native_output, select_device
@@ -20,7 +20,10 @@ from msgan.files import atomic_path
 from msgan.models import MODELS, NUM_CLASSES, build_generator
 from msgan.runs import latest_generator, read_config
 from msgan.sampling import generate, latents
-from msgan.visuals import heat_strip, make_grid, save_png
+from msgan.streams import SAMPLE_LABELS, stream
+from msgan.visuals import FRAME, heat_strip, make_grid, save_png
+
+DEFAULT_NUM = 64  # samples drawn when --num is not given (but --digit all draws ten of each digit)
 
 
 @dataclass
@@ -30,7 +33,8 @@ class InferRequest:
     ckpt: Optional[str] = None
     run: Optional[str] = None
     mindir: Optional[str] = None      # a graph written by export.py, instead of --ckpt or --run
-    num: int = 64
+    raw: bool = False                 # --run: the trained weights, not their moving average
+    num: Optional[int] = None         # None: 64, or ten of each digit with --digit all (see sample_count)
     seed: int = 0
     out: Optional[str] = None
     png: bool = False
@@ -42,15 +46,33 @@ class InferRequest:
     batch_size: int = 256             # checkpoints only: a graph runs its own fixed batch
 
 
-def resolve_checkpoint(ckpt: Optional[str], run: Optional[str]) -> tuple[Path, Path]:
-    """(generator checkpoint, the run folder it belongs to), from --ckpt FILE or --run RUN."""
+RAW_FIXES = {  # what to do instead of --raw, by the source given with it
+    "--ckpt": "pass the checkpoint you want to --ckpt (Generator<E>.ckpt holds the trained weights, "
+              "Generator<E>_ema.ckpt their average), or use --run RUN --raw",
+    "--mindir": "export the trained weights with export.py --run RUN --raw and pass that graph",
+    "--samples": "draw the samples with infer.py --run RUN --raw and score those",
+    "--real": "leave out --raw",
+}
+
+
+def raw_without_run(source: str) -> MsganError:
+    """The error for --raw beside `source` (a key of RAW_FIXES) instead of --run."""
+    return MsganError(f"--raw picks a run folder's trained weights over their moving average, so it goes with "
+                      f"--run RUN only, not {source}: {RAW_FIXES[source]}")
+
+
+def resolve_checkpoint(ckpt: Optional[str], run: Optional[str], raw: bool = False) -> tuple[Path, Path]:
+    """(generator checkpoint, the run folder it belongs to), from --ckpt FILE or --run RUN; a run's latest
+    epoch gives its moving average when it keeps one, unless `raw` asks for the trained weights."""
     if (ckpt is None) == (run is None):
         raise MsganError("give exactly one of --ckpt FILE or --run RUN_FOLDER")
     if run is not None:
         run_root = Path(run).expanduser()
         if not run_root.is_dir():
             raise MsganError(f"run folder {run_root} does not exist: pass a folder under runs/")
-        return latest_generator(run_root), run_root
+        return latest_generator(run_root, raw), run_root
+    if raw:
+        raise raw_without_run("--ckpt")
     path = Path(ckpt).expanduser()
     return path, path.parent.parent  # runs/X/checkpoints/GeneratorN.ckpt
 
@@ -69,6 +91,13 @@ def load_trained_generator(ckpt: Path, cfg: TrainConfig) -> tuple[nn.Cell, Check
     """A generator of the run's architecture with the checkpoint's weights."""
     generator = build_generator(cfg.model, cfg.latent_dim)
     return generator, load_generator(generator, ckpt, cfg.model)
+
+
+def weights_of(ckpt: Path) -> str:
+    """Which weights a generator checkpoint holds, for summary lines: G's moving average (whose checkpoints
+    record its decay) or the trained weights."""
+    decay = read_checkpoint_extras(ckpt)[2].get("ema")
+    return "trained weights" if decay is None else f"moving-average weights (decay {decay:g})"
 
 
 @dataclass
@@ -151,17 +180,31 @@ def generate_fixed_batch(graph: nn.Cell, z: np.ndarray, labels: Optional[np.ndar
     return generate(graph, z_padded, labels, batch)[:len(z)]
 
 
-def digit_labels(request: InferRequest, conditional: bool) -> tuple[Optional[np.ndarray], int]:
-    """(labels or None, how many samples): `--digit all` draws 10 rows of 10, one row per digit."""
+def sample_count(request: InferRequest) -> int:
+    """--num, or by default 64 samples; with --digit all, ten of each digit."""
+    if request.num is not None:
+        return request.num
+    return NUM_CLASSES ** 2 if request.digit == "all" else DEFAULT_NUM
+
+
+def digit_labels(request: InferRequest, conditional: bool) -> Optional[np.ndarray]:
+    """The digit of each of the request.num samples of a conditional generator (None for the others): --digit D,
+    or with --digit all num // 10 of each digit and one more of the first num % 10 digits, grouped by digit, or
+    without --digit, digits drawn at random from the seed."""
     if not conditional:
         if request.digit is not None:
             raise MsganError("--digit needs a conditional model such as cgan; this generator draws any digit")
-        return None, request.num
+        return None
+    num = request.num
+    if request.digit is None:
+        return stream(request.seed, SAMPLE_LABELS).integers(0, NUM_CLASSES, num).astype(np.int32)
     if request.digit == "all":
-        return np.repeat(np.arange(NUM_CLASSES, dtype=np.int32), NUM_CLASSES), NUM_CLASSES ** 2
-    if request.digit is None or request.digit not in {str(d) for d in range(NUM_CLASSES)}:
-        raise MsganError(f"this conditional generator needs --digit 0-9 or --digit all, got {request.digit}")
-    return np.full(request.num, int(request.digit), dtype=np.int32), request.num
+        counts = num // NUM_CLASSES + (np.arange(NUM_CLASSES) < num % NUM_CLASSES)
+        return np.repeat(np.arange(NUM_CLASSES, dtype=np.int32), counts)
+    if request.digit not in {str(d) for d in range(NUM_CLASSES)}:
+        raise MsganError(f"--digit must be a digit 0-9 or 'all', got '{request.digit}': "
+                         "leave it out to draw random digits")
+    return np.full(num, int(request.digit), dtype=np.int32)
 
 
 def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
@@ -178,31 +221,35 @@ def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
 
 
 def infer(request: InferRequest) -> Path:
-    """Write grid.png, samples.npy and optional PNGs; return the folder.
+    """Write grid.png, samples.npy, labels.npy for a conditional generator, and optional PNGs; return the folder.
 
-    samples.npy holds digits as uint8 (N, 28, 28), 255 = ink, or the toy GAN's float32 (N, 4).
+    samples.npy holds digits as uint8 (N, 28, 28), 255 = ink, or the toy GAN's float32 (N, 4); labels.npy
+    the int32 digit each sample was drawn as.
     """
+    request = replace(request, num=sample_count(request))
     for name in ("num", "batch_size"):
         if getattr(request, name) < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
     if request.mindir is not None:
         return infer_graph(request)
-    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run)
+    ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
     cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
     spec = MODELS[cfg.model]
-    labels, num = digit_labels(request, spec.conditional)
+    labels = digit_labels(request, spec.conditional)
     out = output_folder(request, ckpt, run_root)
     select_device(request.device)
     generator, info = load_trained_generator(ckpt, cfg)
-    z = latents(num, cfg.latent_dim, request.seed, distribution=cfg.latent)
-    note = save_samples(request, out, generate(generator, z, labels, request.batch_size), spec.kind)
-    print(f"msgan: {num} samples from {ckpt} ('{cfg.model}', epoch {info.epoch}, seed {request.seed}) "
-          f"written to {out}{note}", flush=True)
+    z = latents(request.num, cfg.latent_dim, request.seed, distribution=cfg.latent)
+    note = save_samples(request, out, generate(generator, z, labels, request.batch_size), spec.kind, labels)
+    print(f"msgan: {request.num} samples from {ckpt} ('{cfg.model}', epoch {info.epoch}, {weights_of(ckpt)}, "
+          f"seed {request.seed}) written to {out}{note}", flush=True)
     return out
 
 
 def infer_graph(request: InferRequest) -> Path:
     """infer() for --mindir: the same latents, labels and files, from the graph and its sidecar alone."""
+    if request.raw:
+        raise raw_without_run("--mindir")
     mindir = Path(request.mindir).expanduser()
     if mindir.suffix != ".mindir":
         raise MsganError(f"--mindir {mindir}: pass a .mindir file written by export.py")
@@ -214,21 +261,24 @@ def infer_graph(request: InferRequest) -> Path:
         raise MsganError(f"{', '.join(flags)} cannot be used with --mindir: the graph was fixed by export.py and "
                          f"{sidecar_path(mindir).name} describes it; leave out {', '.join(flags)}")
     info = read_graph_info(mindir)
-    labels, num = digit_labels(request, info.conditional)
+    labels = digit_labels(request, info.conditional)
     out = output_folder(request, mindir, mindir.parent.parent)  # RUN/export/FILE.mindir: samples go into RUN
     select_device(request.device)
     graph = load_graph(mindir)
-    z = latents(num, info.latent_dim, request.seed, distribution=info.latent)
-    note = save_samples(request, out, generate_fixed_batch(graph, z, labels, info.batch), info.kind)
-    print(f"msgan: {num} samples from {mindir} ('{info.model}' graph of batch {info.batch}, epoch {info.epoch}, "
-          f"seed {request.seed}) written to {out}{note}", flush=True)
+    z = latents(request.num, info.latent_dim, request.seed, distribution=info.latent)
+    note = save_samples(request, out, generate_fixed_batch(graph, z, labels, info.batch), info.kind, labels)
+    print(f"msgan: {request.num} samples from {mindir} ('{info.model}' graph of batch {info.batch}, "
+          f"epoch {info.epoch}, seed {request.seed}) written to {out}{note}", flush=True)
     return out
 
 
-def save_samples(request: InferRequest, out: Path, samples: np.ndarray, kind: str) -> str:
-    """Write the generator's float outputs as infer.py's files; return a note for the summary line.
+def save_samples(request: InferRequest, out: Path, samples: np.ndarray, kind: str,
+                 labels: Optional[np.ndarray]) -> str:
+    """Write the generator's float outputs (drawn as `labels`, for a conditional generator) as infer.py's files;
+    return a note for the summary line.
 
-    Digits become uint8 pictures in a grid; the toy GAN's four numbers stay float32 and are drawn as heat strips.
+    Digits become uint8 pictures in a grid, one row per digit with --digit all; the toy GAN's four numbers stay
+    float32 and are drawn as heat strips.
     """
     if kind == "pattern":
         grid, singles = heat_strip(samples), [heat_strip(sample[None]) for sample in samples]
@@ -236,21 +286,37 @@ def save_samples(request: InferRequest, out: Path, samples: np.ndarray, kind: st
         note = f"; mean output [{mean}] (the real pattern is near [1, 0, 1, 0])"
     else:
         samples = to_uint8(samples)
-        columns = NUM_CLASSES if request.digit == "all" else int(np.ceil(np.sqrt(len(samples))))
-        grid, singles, note = make_grid(samples, columns), list(samples), ""
-    write_samples(out, samples, grid, singles if request.png else [])
+        tiles, columns = digit_rows(samples, labels) if request.digit == "all" else (
+            samples, int(np.ceil(np.sqrt(len(samples)))))
+        grid, singles = make_grid(tiles, columns), list(samples)
+        note = "" if labels is None else "; labels.npy holds the digit of each"
+    write_samples(out, samples, grid, singles if request.png else [], labels)
     return note
 
 
-def write_samples(out: Path, samples: np.ndarray, grid: np.ndarray, singles: list[np.ndarray]) -> None:
-    """grid.png, samples.npy and one PNG per picture in `singles`."""
+def digit_rows(samples: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
+    """(tiles, columns) of a grid with one row per digit: the samples of each digit, then tiles of the frame's
+    colour up to the width of the fullest row."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES)
+    columns = int(counts.max())
+    tiles = np.full((NUM_CLASSES * columns, *samples.shape[1:]), FRAME, dtype=samples.dtype)
+    for digit, count in enumerate(counts):
+        tiles[digit * columns:digit * columns + count] = samples[labels == digit]
+    return tiles, columns
+
+
+def write_samples(out: Path, samples: np.ndarray, grid: np.ndarray, singles: list[np.ndarray],
+                  labels: Optional[np.ndarray]) -> None:
+    """grid.png, samples.npy, labels.npy unless `labels` is None, and one PNG per picture in `singles`."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise MsganError(f"cannot create output folder {out} ({err.strerror}): pass another --out") from err
     save_png(grid, out / "grid.png")
-    with atomic_path(out / "samples.npy") as tmp:
-        np.save(tmp, samples)
+    for name, array in (("samples.npy", samples), ("labels.npy", labels)):
+        if array is not None:
+            with atomic_path(out / name) as tmp:
+                np.save(tmp, array)
     width = len(str(len(singles) - 1))
     for i, picture in enumerate(singles):
         save_png(picture, out / f"sample_{i:0{width}d}.png")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any, Optional
 
 import numpy as np
 
 from msgan.classifier import DigitClassifier, judge, load_classifier, split, subset
 from msgan.data import Digits, load_embedded
-from msgan.metrics import fid, inception_score, manifold_radii, mode_coverage, precision_recall
+from msgan.metrics import (class_agreement, class_shares, fid, inception_score, manifold_radii, mode_coverage,
+                           precision_recall)
 
 REFERENCE = "embedded digits, the classifier's training split (4,000)"
 FLOOR = "embedded digits, the classifier's held-out split (1,000)"
@@ -30,14 +32,32 @@ class Judge:
     held_out: Digits
     reference_radii: np.ndarray  # its k-NN manifold, computed once
 
-    def score(self, images: np.ndarray) -> dict[str, float]:
-        """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28)."""
+    def score(self, images: np.ndarray, labels: Optional[np.ndarray] = None) -> dict[str, Any]:
+        """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28), and the share
+        of them judged to be each digit (class_shares, with their least and greatest).
+
+        With `labels`, the digit each one was asked (or is known) to be, also digit_agreement: for each digit,
+        the share of those labelled with it that are judged to be it (null for a digit none is labelled
+        with), and its least, min_digit_agreement.
+        """
         features, probs = judge(self.net, images)
         modes, kl = mode_coverage(probs)
         precision, recall = precision_recall(self.reference, features, real_radii=self.reference_radii)
-        return {"fid": round(fid(features, self.reference), 4), "is": round(inception_score(probs), 4),
-                "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
-                "recall": round(recall, 4)}
+        shares = per_digit(class_shares(probs))
+        scores = {"fid": round(fid(features, self.reference), 4), "is": round(inception_score(probs), 4),
+                  "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
+                  "recall": round(recall, 4),
+                  "class_shares": shares, "min_class_share": min(shares), "max_class_share": max(shares)}
+        if labels is not None:
+            agreement = per_digit(class_agreement(probs, labels))
+            scores.update(digit_agreement=agreement,
+                          min_digit_agreement=min(a for a in agreement if a is not None))
+        return scores
+
+
+def per_digit(values: np.ndarray) -> list[Optional[float]]:
+    """Ten values rounded to 4 places; NaN (a digit without samples) becomes None, JSON's null."""
+    return [None if np.isnan(v) else round(float(v), 4) for v in values]
 
 
 @functools.lru_cache(maxsize=1)

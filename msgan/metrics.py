@@ -50,13 +50,27 @@ def inception_score(probs: np.ndarray) -> float:
     return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
 
 
+def class_shares(probs: np.ndarray) -> np.ndarray:
+    """The share of the samples predicted as each class (their most probable one); the shares sum to 1."""
+    return np.bincount(np.argmax(probs, axis=1), minlength=probs.shape[1]) / len(probs)
+
+
+def class_agreement(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """For each class c, the share of the samples labelled c that are predicted as c (per-class accuracy, or
+    how often a conditional generator draws what it is asked for); NaN for a class no sample is labelled."""
+    classes = probs.shape[1]
+    labels = np.asarray(labels)
+    hits = np.bincount(labels[np.argmax(probs, axis=1) == labels], minlength=classes)
+    asked = np.bincount(labels, minlength=classes)
+    return np.divide(hits, asked, out=np.full(classes, np.nan), where=asked > 0)
+
+
 def mode_coverage(probs: np.ndarray) -> tuple[int, float]:
     """(classes that receive at least MODE_SHARE of the predictions, KL divergence of the predicted class
     histogram from uniform): 10 and 0 for ten balanced digits, 1 and ln 10 for a single one."""
-    classes = probs.shape[1]
-    share = np.bincount(np.argmax(probs, axis=1), minlength=classes) / len(probs)
+    share = class_shares(probs)
     drawn = share[share > 0]
-    return int(np.sum(share >= MODE_SHARE)), float(np.sum(drawn * np.log(drawn * classes)))
+    return int(np.sum(share >= MODE_SHARE)), float(np.sum(drawn * np.log(drawn * len(share))))
 
 
 def manifold_radii(x: np.ndarray, k: int = NEIGHBOURS, chunk: int = 1024) -> np.ndarray:

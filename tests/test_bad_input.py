@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import idx_bytes, run_script, write_mnist
+from msgan.cli import eval_main, export_main, infer_main
 from msgan.device import is_available
 
 
@@ -245,6 +246,28 @@ def test_infer_refuses_bad_requests(tiny_run, tmp_path):
     result = run_script("infer.py", "--run", str(tiny_run), "--out", str(tmp_path / "used"))
     assert_one_error_line(result, "already exists and is not empty")
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
+
+
+RAW_CASES = {  # --raw picks a run's trained weights: beside any other source it is one line that says what to do
+    "infer --ckpt": (infer_main, ["--ckpt", "G1.ckpt"], "not --ckpt: pass the checkpoint you want to --ckpt"),
+    "infer --mindir": (infer_main, ["--mindir", "g.mindir"], "not --mindir: export the trained weights with "
+                                                              "export.py --run RUN --raw"),
+    "eval --ckpt": (eval_main, ["--ckpt", "G1.ckpt"], "or use --run RUN --raw"),
+    "eval --samples": (eval_main, ["--samples", "s.npy"], "draw the samples with infer.py --run RUN --raw"),
+    "eval --real": (eval_main, ["--real"], "not --real: leave out --raw"),
+    "export --ckpt": (export_main, ["--ckpt", "G1.ckpt"], "Generator<E>.ckpt holds the trained weights"),
+}
+
+
+@pytest.mark.parametrize("case", list(RAW_CASES))
+def test_raw_goes_with_run_only(case, tmp_path, capsys, monkeypatch):
+    main, args, fix = RAW_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    assert main([*args, "--raw"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --raw picks a run folder's trained weights"), lines
+    assert "goes with --run RUN only" in lines[0] and fix in lines[0], lines[0]
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("script", ["train.py", "infer.py", "eval.py", "export.py"])

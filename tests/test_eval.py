@@ -1,6 +1,7 @@
 """eval.py: one JSON line per score, appended to the run's metrics.jsonl; saved samples score like the
-generator that drew them; bad inputs are one error line. train.py --eval-every: metrics.csv and the best
-generator."""
+generator that drew them; the share of each digit, and for a conditional generator (and the real floor) how often
+each digit is what was asked for; a run's moving average unless --raw; bad inputs are one error line.
+train.py --eval-every: metrics.csv and the best generator."""
 import csv
 import json
 import shutil
@@ -12,6 +13,9 @@ from PIL import Image
 
 from conftest import run_script
 from msgan.checkpoints import read_checkpoint, read_checkpoint_extras
+from msgan.classifier import accuracy, subset
+from msgan.evaluation import EvalRequest, evaluate
+from msgan.judge import shipped_judge
 from test_bad_input import assert_one_error_line, snapshot
 
 KEYS = {"fid", "is", "modes", "kl_uniform", "precision", "recall"}
@@ -46,6 +50,20 @@ def test_a_run_is_scored_against_the_reference_with_the_real_floor_beside_it(run
     assert result["fid"] > 5 * result["real_floor"]["fid"]
     assert result["real_floor"]["modes"] == 10 and result["real_floor"]["is"] > 8
     assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()] == [result]
+    assert result["weights"] == "trained weights"  # the run keeps no moving average
+
+
+def test_the_share_of_each_digit_and_the_judges_accuracy_per_digit_on_the_floor(generator_score):
+    for scores in (generator_score, generator_score["real_floor"]):
+        shares = scores["class_shares"]
+        assert len(shares) == 10 and sum(shares) == pytest.approx(1, abs=1e-3)
+        assert (scores["min_class_share"], scores["max_class_share"]) == (min(shares), max(shares))
+    assert "digit_agreement" not in generator_score  # an unconditional generator is asked for no digit
+    judge_ = shipped_judge()
+    held = judge_.held_out
+    expected = [round(accuracy(judge_.net, subset(held, np.flatnonzero(held.labels == d))), 4) for d in range(10)]
+    floor = generator_score["real_floor"]
+    assert floor["digit_agreement"] == expected and floor["min_digit_agreement"] == min(expected) > 0.8
 
 
 def test_saved_samples_score_like_the_generator_that_drew_them(run, generator_score, tmp_path):
@@ -59,8 +77,33 @@ def test_saved_samples_score_like_the_generator_that_drew_them(run, generator_sc
 
 def test_real_digits_score_the_floor():
     result = score("--real")
-    assert {k: result[k] for k in KEYS} == {k: result["real_floor"][k] for k in KEYS}
+    scores = {k: v for k, v in result.items() if k not in ("num", "reference", "real_floor")}
+    assert scores == result["real_floor"]  # digit agreement, from the held-out labels, included
     assert result["num"] == 1000
+
+
+@pytest.fixture(scope="module")
+def cgan_run(ema_cgan_run, tmp_path_factory) -> Path:
+    """A copy of the shared cgan run with a moving average, for eval.py's metrics.jsonl to go into."""
+    copy = tmp_path_factory.mktemp("eval") / "cgan"
+    shutil.copytree(ema_cgan_run, copy)
+    return copy
+
+
+def test_a_conditional_run_is_scored_per_digit_asked_for_with_its_average_unless_raw(cgan_run, capsys):
+    average, raw = (evaluate(EvalRequest(run=str(cgan_run), raw=flag, num=200, seed=1, device="CPU"))
+                    for flag in (False, True))
+    assert average["source"] == str(cgan_run / "checkpoints" / "Generator1_ema.ckpt")
+    assert average["weights"] == "moving-average weights (decay 0.999)"
+    assert raw["source"] == str(cgan_run / "checkpoints" / "Generator1.ckpt") and raw["weights"] == "trained weights"
+    assert average["fid"] != raw["fid"]
+    for result in (average, raw):
+        agreement = result["digit_agreement"]
+        assert len(agreement) == 10 and result["min_digit_agreement"] == min(agreement)
+        assert all(a * 20 == pytest.approx(round(a * 20)) for a in agreement)  # 0, 1, …, 9, 0, …: 20 of each
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [json.loads(line) for line in lines] == [average, raw]
+    assert (cgan_run / "metrics.jsonl").read_text().splitlines() == lines
 
 
 def bad_samples(kind: str, folder: Path) -> Path:

@@ -1,5 +1,6 @@
 """export.py writes the generator as MINDIR with a JSON sidecar; the graph, loaded without msgan's model code,
-draws what the checkpoint draws, and infer.py --mindir writes what infer.py --ckpt writes."""
+draws what the checkpoint draws, and infer.py --mindir writes what infer.py --ckpt writes; export.py --run exports
+a run's moving average unless --raw."""
 from __future__ import annotations
 
 import json
@@ -176,3 +177,23 @@ def test_export_never_overwrites(existing, tiny_run, tmp_path):
     result = run_script("export.py", "--run", str(tiny_run), "--out", str(tmp_path / "g.mindir"))
     assert result.returncode == 2 and f"{tmp_path / existing} already exists" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == [existing] and (tmp_path / existing).read_bytes() == b"mine"
+
+
+def test_export_takes_the_average_unless_raw_and_its_graph_draws_labels_as_infer_does(ema_cgan_run, tmp_path, capsys):
+    """Random digits without --digit, and --digit all --num 25, from the graph as from its checkpoint."""
+    checkpoints = ema_cgan_run / "checkpoints"
+    for raw, name in ((False, "Generator1_ema.ckpt"), (True, "Generator1.ckpt")):
+        graph = export_generator(ExportRequest(run=str(ema_cgan_run), raw=raw, batch=8, device="CPU",
+                                               out=str(tmp_path / f"{name}.mindir")))
+        weights = "trained weights" if raw else "moving-average weights (decay 0.999)"
+        assert f"generator of {checkpoints / name} ('cgan', epoch 1, {weights}) exported" in capsys.readouterr().out
+        assert json.loads(graph.with_suffix(".json").read_text())["checkpoint"] == str(checkpoints / name)
+    for label, digit in (("random", []), ("all", ["--digit", "all"])):
+        common = ["--num", "25", "--seed", "2", *digit, "--device", "CPU"]
+        assert infer_main(["--mindir", str(graph), "--out", str(tmp_path / label / "graph"), *common]) == 0
+        assert infer_main(["--run", str(ema_cgan_run), "--raw", "--batch-size", "8",
+                           "--out", str(tmp_path / label / "ckpt"), *common]) == 0
+        labels = [np.load(tmp_path / label / source / "labels.npy") for source in ("graph", "ckpt")]
+        np.testing.assert_array_equal(*labels)
+        assert_same_samples(*(np.load(tmp_path / label / source / "samples.npy") for source in ("graph", "ckpt")), 8)
+    assert np.bincount(labels[0], minlength=10).tolist() == [3] * 5 + [2] * 5

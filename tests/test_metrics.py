@@ -4,7 +4,8 @@ import math
 import numpy as np
 import pytest
 
-from msgan.metrics import fid, frechet_distance, inception_score, mode_coverage, precision_recall
+from msgan.metrics import (class_agreement, class_shares, fid, frechet_distance, inception_score, mode_coverage,
+                           precision_recall)
 
 
 def test_fid_of_a_set_against_itself_is_zero():
@@ -66,3 +67,15 @@ def test_precision_and_recall_separate_looking_real_from_covering_everything():
     assert precision > 0.95 and recall < 0.3
     far = real + 100.0
     assert precision_recall(real, far) == (0.0, 0.0)
+
+
+def test_class_shares_and_agreement_by_hand():
+    """Six samples of three classes: predicted 0, 0, 1, 2, 2, 2 (the most probable class of each row), labelled
+    0, 1, 1, 2, 2, 0. Shares 2/6, 1/6, 3/6; of the labelled 0s one of two is predicted 0, of the 1s one of two,
+    of the 2s both."""
+    probs = np.array([[.6, .3, .1], [.5, .4, .1], [.2, .7, .1], [.1, .2, .7], [.3, .3, .4], [.0, .1, .9]])
+    np.testing.assert_allclose(class_shares(probs), [2 / 6, 1 / 6, 3 / 6])
+    np.testing.assert_allclose(class_agreement(probs, np.array([0, 1, 1, 2, 2, 0])), [0.5, 0.5, 1.0])
+    none_labelled_2 = class_agreement(probs, np.array([0, 1, 1, 1, 0, 0]))
+    np.testing.assert_allclose(none_labelled_2[:2], [1 / 3, 1 / 3])
+    assert np.isnan(none_labelled_2[2])

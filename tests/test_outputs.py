@@ -1,15 +1,20 @@
-"""A real tiny train.py run, then infer.py on it: every output there, with the right content."""
+"""A real tiny train.py run, then infer.py on it: every output there, with the right content; a conditional
+generator's digits and labels, and --raw for a run that keeps G's moving average."""
 import csv
 
 import numpy as np
+import pytest
 import yaml
 from PIL import Image
 
 from conftest import run_script
 from msgan.checkpoints import load_generator
+from msgan.cli import infer_main
+from msgan.inference import InferRequest, digit_labels, digit_rows
 from msgan.models import build_discriminator, build_generator
 from msgan.checkpoints import load_into, read_checkpoint
-from msgan.visuals import heat_strip
+from msgan.streams import SAMPLE_LABELS, stream
+from msgan.visuals import FRAME, heat_strip, make_grid
 
 STEPS_PER_EPOCH = 640 // 128
 
@@ -87,3 +92,64 @@ def test_heat_strip_draws_one_grey_cell_per_number():
     assert strip.shape == (3 * 6 + 2, 2 * 6 + 2)
     assert strip[2, 2] == 0 and strip[2, 8] == 255 and strip[8, 2] == 128 and strip[8, 8] == 255  # clipped to 1
     assert (strip[14:18, 2:6] == 40).all()  # the third row is still to come: frame grey
+
+
+def infer_in_process(capsys, *args: str) -> str:
+    """infer.py's summary line, run in this process (no MindSpore start-up per call)."""
+    assert infer_main([*args, "--device", "CPU"]) == 0
+    return capsys.readouterr().out
+
+
+def test_a_run_with_a_moving_average_draws_from_it_unless_raw(ema_cgan_run, tmp_path, capsys):
+    checkpoints = ema_cgan_run / "checkpoints"
+    common = ["--num", "20", "--digit", "4"]
+    line = infer_in_process(capsys, "--run", str(ema_cgan_run), *common, "--out", str(tmp_path / "average"))
+    assert f"from {checkpoints / 'Generator1_ema.ckpt'} ('cgan', epoch 1, moving-average weights (decay 0.999)" in line
+    line = infer_in_process(capsys, "--run", str(ema_cgan_run), "--raw", *common, "--out", str(tmp_path / "raw"))
+    assert f"from {checkpoints / 'Generator1.ckpt'} ('cgan', epoch 1, trained weights" in line
+    infer_in_process(capsys, "--ckpt", str(checkpoints / "Generator1.ckpt"), *common, "--out", str(tmp_path / "ckpt"))
+    average, raw, ckpt = (np.load(tmp_path / name / "samples.npy") for name in ("average", "raw", "ckpt"))
+    np.testing.assert_array_equal(raw, ckpt)
+    assert not np.array_equal(average, raw)
+    assert (np.load(tmp_path / "raw" / "labels.npy") == 4).all()
+
+
+def test_a_conditional_run_without_digit_draws_random_digits_and_says_which(ema_cgan_run, tmp_path, capsys):
+    for name, seed in (("a", "4"), ("b", "4"), ("c", "5")):
+        line = infer_in_process(capsys, "--run", str(ema_cgan_run), "--num", "30", "--seed", seed,
+                                "--out", str(tmp_path / name))
+        assert "labels.npy holds the digit of each" in line
+    labels = np.load(tmp_path / "a" / "labels.npy")
+    assert labels.dtype == np.int32 and labels.shape == (30,)
+    np.testing.assert_array_equal(labels, stream(4, SAMPLE_LABELS).integers(0, 10, 30))
+    assert len(set(labels.tolist())) > 5  # random digits, not one
+    assert (tmp_path / "a" / "samples.npy").read_bytes() == (tmp_path / "b" / "samples.npy").read_bytes()
+    assert not np.array_equal(labels, np.load(tmp_path / "c" / "labels.npy"))
+
+
+def test_digit_all_draws_num_digits_one_grid_row_per_digit(ema_cgan_run, tmp_path, capsys):
+    """25 digits: three of 0-4, two of 5-9; the rows of 5-9 end in a tile of the frame's colour."""
+    infer_in_process(capsys, "--run", str(ema_cgan_run), "--digit", "all", "--num", "25", "--out", str(tmp_path / "s"))
+    labels = np.load(tmp_path / "s" / "labels.npy")
+    np.testing.assert_array_equal(labels, [d for d in range(10) for _ in range(3 if d < 5 else 2)])
+    grid = np.asarray(Image.open(tmp_path / "s" / "grid.png"))
+    assert grid.shape == (10 * 30 + 2, 3 * 30 + 2)
+    samples = np.load(tmp_path / "s" / "samples.npy")
+    np.testing.assert_array_equal(grid[2 + 4 * 30:2 + 4 * 30 + 28, 2 + 2 * 30:2 + 2 * 30 + 28], samples[14])  # digit 4
+    assert (grid[2 + 5 * 30:2 + 5 * 30 + 28, 2 + 2 * 30:2 + 2 * 30 + 28] == FRAME).all()  # digit 5 has two
+    np.testing.assert_array_equal(grid[2 + 5 * 30:2 + 5 * 30 + 28, 2:30], samples[15])
+
+
+@pytest.mark.parametrize("num", [100, 7])
+def test_digit_all_labels_and_rows(num):
+    """100 draws ten rows of ten, as --digit all always did; 7 draws one each of 0-6 and leaves rows 7-9 empty."""
+    labels = digit_labels(InferRequest(digit="all", num=num), conditional=True)
+    np.testing.assert_array_equal(np.bincount(labels, minlength=10), [num // 10 + (d < num % 10) for d in range(10)])
+    assert np.all(np.diff(labels) >= 0)
+    samples = np.arange(num * 4, dtype=np.uint8).reshape(num, 2, 2)
+    tiles, columns = digit_rows(samples, labels)
+    if num == 100:
+        assert columns == 10 and (labels == np.repeat(np.arange(10), 10)).all()
+        np.testing.assert_array_equal(make_grid(tiles, columns), make_grid(samples, 10))
+    else:
+        assert columns == 1 and (tiles[:7] == samples).all() and (tiles[7:] == FRAME).all()
