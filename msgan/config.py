@@ -63,7 +63,7 @@ class TrainConfig:
                                     # batch_size is then each worker's batch
     out: Optional[str] = None       # run folder; a new one under runs/ when not given
     grid_size: int = 10             # the per-epoch sample grid is grid_size x grid_size
-    keep_last: Optional[int] = None  # keep the newest N epochs' checkpoints; None keeps all, as the tutorial does
+    keep_last: Optional[int] = 3    # keep the newest N epochs' checkpoints (and the best); None keeps all, as the tutorial does
     eval_every: int = 0             # score the generator every N epochs and after the last (digit models); 0: never
     eval_samples: int = 2000        # digits scored each time (eval.py's default is 10,000)
     config: Optional[str] = None    # the recipe file these settings started from
@@ -173,8 +173,12 @@ def check_ranges(cfg: TrainConfig) -> None:
     if not 0 <= cfg.ema < 1:
         raise MsganError(f"--ema must be a decay in [0, 1), such as 0.999 (0: no moving average), got {cfg.ema}")
     from msgan.mixed_precision import check_level  # imports MindSpore; keep this module light
+    from msgan.models import MODELS
 
     check_level(cfg.amp, cfg.model)
+    if cfg.loss == "wgan-gp" and not MODELS[cfg.model].twice_differentiable:
+        raise MsganError(f"--loss wgan-gp differentiates D twice, which '{cfg.model}' cannot (its convolutions have a "
+                         "hand-written gradient): use --loss hinge or lsgan, with --spectral-norm to keep D in check")
 
 
 def from_dict(values: dict[str, Any]) -> TrainConfig:

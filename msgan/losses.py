@@ -105,7 +105,9 @@ def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
     The gradient is taken per sample (each score depends on its own sample only) and differentiated
     again when D's loss is, so D is pushed towards gradients of norm 1 between the two distributions.
     """
-    points = interpolate(real, fake, mix)
-    grads = ms.grad(lambda x: critic(x).sum())(points)
+    def total_score(x):
+        return critic(x).sum()
+
+    grads = ms.grad(total_score)(interpolate(real, fake, mix))
     norms = ops.sqrt((grads.reshape(grads.shape[0], -1) ** 2).sum(1) + 1e-12)
     return ((norms - 1) ** 2).mean()

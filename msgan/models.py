@@ -238,6 +238,9 @@ class ModelSpec:
     conditional: bool = False
     kind: str = "digits"
     class_head: bool = False  # D returns its score and the digits' logits side by side (AC-GAN)
+    # D can be differentiated twice (wgan-gp's gradient penalty): not through msgan's CPU convolutions, whose
+    # gradient is a hand-written bprop (msgan.layers.GatherMatmul)
+    twice_differentiable: bool = True
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -251,7 +254,7 @@ MODELS: dict[str, ModelSpec] = {
     "cgan": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
     "cgan-projection": ModelSpec(conditional_generator, ProjectionDiscriminator, conditional=True),
     "cgan-acgan": ModelSpec(conditional_generator, ClassifyingDiscriminator, conditional=True, class_head=True),
-    "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator),
+    "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator, twice_differentiable=False),
     "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern"),
 }
 

@@ -31,13 +31,20 @@ from msgan.config import resolve
 
 # Each model's run and its epochs. mlp on 640 digits in batches of 64 takes 10 steps an epoch, so that
 # a stop can land inside an epoch; mlp-keras adds Dropout, cgan the labels and --eval-every's
-# metrics.csv, and toy1010 its own samples and heat-map strip.
+# metrics.csv, and toy1010 its own samples and heat-map strip. The others cover every loss, G's moving
+# average (with and without BatchNorm), spectral normalisation and D updates without G's (--n-critic 3
+# leaves the last step of each 10-step epoch to D alone).
+TINY = ["--limit", "640", "--batch-size", "64", "--device", "CPU"]
 RUNS = {
     "mlp": (["--limit", "640", "--batch-size", "64", "--device", "CPU"], 4),
     "mlp-keras": (["--model", "mlp-keras", "--limit", "640", "--batch-size", "64", "--device", "CPU"], 2),
     "cgan": (["--model", "cgan", "--limit", "640", "--batch-size", "64", "--device", "CPU",
               "--eval-every", "1", "--eval-samples", "300"], 4),
     "toy1010": (["--model", "toy1010", "--device", "CPU"], 2),
+    "hinge": (["--model", "mlp-keras", *TINY, "--loss", "hinge", "--spectral-norm", "--ema", "0.9"], 2),
+    "wgan-gp": (["--model", "mlp-small", *TINY, "--loss", "wgan-gp", "--n-critic", "3", "--ema", "0.9"], 2),
+    "lsgan": (["--model", "cgan-acgan", *TINY, "--loss", "lsgan"], 2),
+    "saturating": (["--model", "cgan-projection", *TINY, "--loss", "saturating", "--ema", "0.9"], 2),
 }
 MLP_RUN, EPOCHS = RUNS["mlp"]
 
@@ -74,7 +81,7 @@ def assert_same_run(run: Path, reference: Path, epochs: int = EPOCHS) -> None:
     got, want = state(run), state(reference)
     assert got.keys() == want.keys()
     assert {"optim_g.global_step", "optim_d.global_step"} <= got.keys()  # the optimizers' state is in it
-    assert got["optim_g.global_step"].item() == got["msgan_step"].item()
+    assert got["optim_d.global_step"].item() == got["msgan_step"].item()  # D learns every step (G: 1 in n_critic)
     for key in want:
         np.testing.assert_array_equal(got[key], want[key], err_msg=key)
     for name in ("losses.csv", "metrics.csv"):
@@ -82,6 +89,13 @@ def assert_same_run(run: Path, reference: Path, epochs: int = EPOCHS) -> None:
             assert (run / name).read_text() == (reference / name).read_text()
     for name in (f"Generator{epochs - 1}.ckpt", f"Discriminator{epochs - 1}.ckpt"):
         assert ms.load_checkpoint(str(run / "checkpoints" / name)).keys()  # readable, CRC checked
+    average = f"checkpoints/Generator{epochs - 1}_ema.ckpt"  # with its re-estimated BatchNorm statistics
+    if (reference / average).exists():
+        got, want = ms.load_checkpoint(str(run / average)), ms.load_checkpoint(str(reference / average))
+        assert got.keys() == want.keys()
+        for key in want:
+            if hasattr(want[key], "asnumpy"):
+                np.testing.assert_array_equal(got[key].asnumpy(), want[key].asnumpy(), err_msg=key)
     with Image.open(run / "progress.gif") as gif, Image.open(reference / "progress.gif") as ref:
         assert gif.n_frames == ref.n_frames == epochs
         for frame in range(epochs):
@@ -98,7 +112,8 @@ def test_resume_after_the_end_of_a_shorter_run(model, references, tmp_path):
     assert run_script("train.py", *args, "--epochs", str(epochs // 2), "--out", str(out)).returncode == 0
     result = run_script("train.py", "--resume", str(out), "--epochs", str(epochs))
     assert result.returncode == 0, result.stderr
-    assert f"resuming '{model}' in {out} at epoch {epochs // 2 + 1}" in result.stdout
+    trained = args[args.index("--model") + 1] if "--model" in args else "mlp"
+    assert f"resuming '{trained}' in {out} at epoch {epochs // 2 + 1}" in result.stdout
     assert_same_run(out, references(model), epochs)
     assert f"epochs: {epochs}" in (out / "config.yaml").read_text()  # --epochs with --resume is the new total
 
