@@ -16,8 +16,8 @@ from msgan.files import write_text
 from msgan.inference import (load_trained_generator, raw_without_run, resolve_architecture, resolve_checkpoint,
                              weights_of)
 from msgan.judge import FLOOR, REFERENCE, shipped_judge
-from msgan.models import MODELS, NUM_CLASSES
-from msgan.sampling import generate, latents
+from msgan.models import MODELS
+from msgan.sampling import cycling_labels, generate, latents
 
 
 @dataclass
@@ -82,7 +82,7 @@ def generated_digits(request: EvalRequest) -> ToScore:
     select_device(request.device)
     generator, info = load_trained_generator(ckpt, cfg)
     z = latents(request.num, cfg.latent_dim, request.seed, distribution=cfg.latent)
-    labels = np.arange(request.num, dtype=np.int32) % NUM_CLASSES if spec.conditional else None
+    labels = cycling_labels(request.num, spec.conditional)
     images = to_uint8(generate(generator, z, labels, request.batch_size))
     about = {"source": str(ckpt), "weights": weights_of(ckpt), "model": cfg.model, "epoch": info.epoch,
              "seed": request.seed}

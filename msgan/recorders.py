@@ -17,7 +17,7 @@ from msgan.judge import shipped_judge
 from msgan.models import MODELS, NUM_CLASSES
 from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints,
                         write_csv)
-from msgan.sampling import generate, latents
+from msgan.sampling import cycling_labels, generate, latents
 from msgan.step import Networks
 from msgan.streams import EVAL_NOISE, STANDING_STATS
 from msgan.visuals import heat_strip, make_grid, plot_losses, plot_metrics, plot_pattern_outputs, save_gif, save_png
@@ -32,11 +32,6 @@ FID = METRIC_COLUMNS.index("fid")
 def grid_labels(cfg: TrainConfig) -> np.ndarray:
     """Digit labels for a conditional model's sample grid: row r draws digit r mod 10."""
     return (np.arange(cfg.grid_size ** 2, dtype=np.int32) // cfg.grid_size) % NUM_CLASSES
-
-
-def cycling_labels(count: int, conditional: bool) -> Optional[np.ndarray]:
-    """Digits 0, 1, …, 9, 0, 1, … for `count` samples of a conditional generator; None for the others."""
-    return np.arange(count, dtype=np.int32) % NUM_CLASSES if conditional else None
 
 
 @dataclass

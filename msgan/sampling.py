@@ -6,6 +6,7 @@ from typing import Optional
 import numpy as np
 from mindspore import Tensor, nn
 
+from msgan.models import NUM_CLASSES
 from msgan.streams import stream
 
 # The toy 1010 GAN feeds its generator 0.5, the lesson's constant; "near-constant" adds this much noise.
@@ -24,6 +25,11 @@ def latents(count: int, latent_dim: int, seed: int, *key: int, distribution: str
     if distribution == "near-constant":
         return CONSTANT_LATENT + NEAR_CONSTANT_STD * rng.standard_normal(shape, dtype=np.float32)
     return rng.standard_normal(shape, dtype=np.float32)
+
+
+def cycling_labels(count: int, conditional: bool) -> Optional[np.ndarray]:
+    """Digits 0, 1, …, 9, 0, 1, … for `count` samples of a conditional generator; None for the others."""
+    return np.arange(count, dtype=np.int32) % NUM_CLASSES if conditional else None
 
 
 def generate(generator: nn.Cell, z: np.ndarray, labels: Optional[np.ndarray] = None,
