@@ -176,7 +176,7 @@ def check_ranges(cfg: TrainConfig) -> None:
     from msgan.models import MODELS
 
     check_level(cfg.amp, cfg.model)
-    if cfg.loss == "wgan-gp" and not MODELS[cfg.model].twice_differentiable:
+    if cfg.loss == "wgan-gp" and MODELS[cfg.model].convolutional:
         raise MsganError(f"--loss wgan-gp differentiates D twice, which '{cfg.model}' cannot (its convolutions have a "
                          "hand-written gradient): use --loss hinge or lsgan, with --spectral-norm to keep D in check")
 

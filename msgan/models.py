@@ -238,9 +238,9 @@ class ModelSpec:
     conditional: bool = False
     kind: str = "digits"
     class_head: bool = False  # D returns its score and the digits' logits side by side (AC-GAN)
-    # D can be differentiated twice (wgan-gp's gradient penalty): not through msgan's CPU convolutions, whose
-    # gradient is a hand-written bprop (msgan.layers.GatherMatmul)
-    twice_differentiable: bool = True
+    # built on msgan.layers' convolutions: on CPU their gradient is a hand-written bprop, which cannot be
+    # differentiated again (wgan-gp's gradient penalty), and their gathered patches take memory per sample
+    convolutional: bool = False
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -254,7 +254,7 @@ MODELS: dict[str, ModelSpec] = {
     "cgan": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
     "cgan-projection": ModelSpec(conditional_generator, ProjectionDiscriminator, conditional=True),
     "cgan-acgan": ModelSpec(conditional_generator, ClassifyingDiscriminator, conditional=True, class_head=True),
-    "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator, twice_differentiable=False),
+    "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator, convolutional=True),
     "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern"),
 }
 

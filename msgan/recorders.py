@@ -12,7 +12,7 @@ from mindspore import Parameter
 from msgan.checkpoints import DISCRIMINATOR, GENERATOR, STATE, checkpoint_info, save_network, save_state
 from msgan.config import TrainConfig
 from msgan.data import to_uint8
-from msgan.ema import PREFIX, STANDING_BATCH, STANDING_SAMPLES, standing_statistics
+from msgan.ema import CONV_BATCH, PREFIX, STANDING_SAMPLES, standing_statistics
 from msgan.judge import shipped_judge
 from msgan.models import MODELS, NUM_CLASSES
 from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints,
@@ -107,10 +107,10 @@ class RunRecorder:
 
     def restandardise(self) -> None:
         """Give G's average the BatchNorm statistics of its own weights (see ema.standing_statistics)."""
-        cfg = self.cfg
+        cfg, spec = self.cfg, MODELS[self.cfg.model]
         z = latents(STANDING_SAMPLES, cfg.latent_dim, cfg.seed, STANDING_STATS, distribution=cfg.latent)
-        labels = cycling_labels(STANDING_SAMPLES, MODELS[cfg.model].conditional)
-        standing_statistics(self.nets.average.net, z, labels, STANDING_BATCH)
+        labels = cycling_labels(STANDING_SAMPLES, spec.conditional)
+        standing_statistics(self.nets.average.net, z, labels, CONV_BATCH if spec.convolutional else STANDING_SAMPLES)
 
     def save_sampler(self, path, epoch: int, step: int, extras: Optional[dict] = None) -> None:
         """The sampler's weights as a generator checkpoint that loads strictly into a fresh generator."""
