@@ -25,11 +25,13 @@ from msgan.checkpoints import checkpoint_info, load_into, read_checkpoint_extras
 from msgan.data import Digits, batches, load_digits, to_model_range
 from msgan.errors import MsganError
 from msgan.layers import Conv2d
+from msgan.metrics import manifold_radii
 from msgan.models import NUM_CLASSES
 from msgan.streams import CLASSIFIER_ORDER, CLASSIFIER_SHIFT, CLASSIFIER_SPLIT, stream
 
 CLASSIFIER_CKPT = Path(__file__).resolve().parent / "assets" / "digit_classifier.ckpt"
 CLASSIFIER = "classifier"
+REFERENCE_FEATURES, REFERENCE_RADII = "reference_features", "reference_radii"
 HELD_OUT_SHARE = 0.2      # of each digit: 100 of the embedded set's 500
 EPOCHS, BATCH, LR, SHIFT = 20, 64, 1e-3, 2
 
@@ -127,15 +129,28 @@ def shift(images: np.ndarray, rng: np.random.Generator, most: int = SHIFT) -> np
     return padded[np.arange(n)[:, None, None], rows, cols]
 
 
+def reference_of(net: DigitClassifier, images: np.ndarray) -> dict[str, np.ndarray]:
+    """What every score compares with, saved beside the weights: the features of the digits the classifier
+    trained on, and their k-NN manifold radii (computing them took about 3.5 s of each eval.py run)."""
+    features = judge(net, images)[0]
+    return {REFERENCE_FEATURES: features.astype(np.float32), REFERENCE_RADII: manifold_radii(features)}
+
+
 def load_classifier(path: Path = CLASSIFIER_CKPT) -> DigitClassifier:
     """The shipped (or a given) classifier, loaded strictly, in eval mode."""
-    params, info, _ = read_checkpoint_extras(path)
-    if info.network != CLASSIFIER:
-        raise MsganError(f"{path} is not a digit classifier checkpoint: run `python -m msgan.classifier` to make one")
+    return load_classifier_and_reference(path)[0]
+
+
+def load_classifier_and_reference(path: Path = CLASSIFIER_CKPT) -> tuple[DigitClassifier, dict[str, np.ndarray]]:
+    """The classifier, in eval mode, and its saved reference (see reference_of)."""
+    params, info, extras = read_checkpoint_extras(path)
+    if info.network != CLASSIFIER or REFERENCE_FEATURES not in extras:
+        raise MsganError(f"{path} is not a digit classifier checkpoint of this msgan: run `python -m msgan.classifier` "
+                         "to make one")
     net = DigitClassifier()
     load_into(net, params, str(path))
     net.set_train(False)
-    return net
+    return net, {name: extras[name] for name in (REFERENCE_FEATURES, REFERENCE_RADII)}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -152,7 +167,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     net = train_classifier(subset(digits, train_idx), args.epochs, args.seed)
     held_out = accuracy(net, subset(digits, held_idx))
     info = checkpoint_info(args.epochs - 1, 0, CLASSIFIER, "digit-classifier", recipe_hash="")
-    save_network(net, args.out, info, {"held_out_accuracy": np.array(held_out)})
+    save_network(net, args.out, info, {"held_out_accuracy": np.array(held_out),
+                                       **reference_of(net, digits.images[train_idx])})
     print(f"held-out accuracy {held_out:.4f} on {len(held_idx)} digits ({len(train_idx)} trained on, "
           f"{time.perf_counter() - started:.0f} s); wrote {args.out}")
     return 0

@@ -1,8 +1,9 @@
 """Every training setting in one place, and the recipe files that set them per model.
 
-The dataclass defaults reproduce the MindSpore MNIST GAN tutorial (configs/mlp.yaml says the same,
-and a test keeps the two equal). A setting comes from, in rising priority: these defaults, the
-recipe (`--config FILE`, or configs/<model>.yaml), then the flags given on the command line.
+A setting comes from, in rising priority: the dataclass defaults, the recipe (`--config FILE`, or
+configs/<model>.yaml, chosen by measurement: see README, Quality), then the flags given on the command
+line. A setting added to msgan later defaults to off, so that a run saved before it existed resumes as
+it was trained (its config.yaml lacks the key).
 """
 from __future__ import annotations
 
@@ -48,8 +49,8 @@ class TrainConfig:
     lr_d: Optional[float] = None    # D's learning rate, when it differs from G's (lr)
     beta1: float = 0.5              # Adam only
     beta2: float = 0.999            # Adam only
-    batch_size: int = 128           # the tutorial's batch
-    epochs: int = 70                # all ten digits on the 5,000 embedded images, in about 4 minutes on 2 CPU cores
+    batch_size: int = 128
+    epochs: int = 70
     latent_dim: int = 100
     latent: str = "normal"          # normal, uniform (on [0, 1]), constant (0.5) or near-constant (0.5 plus noise)
     data: str = "embedded"          # "embedded" or a folder of MNIST idx files

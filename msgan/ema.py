@@ -20,7 +20,10 @@ from msgan.layers import Dropout
 
 
 PREFIX = "ema."      # the averaged weights' names beside the trained ones in one graph: ema.generator.…
-WARMUP = 10.0        # decay at update n is min(decay, (1 + n) / (WARMUP + n)): early weights are soon forgotten
+# The decay after n updates is min(decay, (1 + n) / (WARMUP + n)) (TensorFlow's ExponentialMovingAverage with
+# num_updates): early weights are soon forgotten, and until the decay is reached (0.999: after about 9,000
+# updates) the average spans roughly the last ninth of training. Runs of a few thousand steps never reach it.
+WARMUP = 10.0
 # The latents whose BatchNorm statistics the average uses. On two final averages of the tutorial MLP, four draws
 # of 1,024 latents gave FID 13.6-17.2 (mean 15.2), four of 2,048 gave 13.3-15.2 (mean 14.1), 4,096 and 8,192 no
 # better; the batch they ran in (64 to 4,096) changed little. They run as one batch (0.13 s for the MLP on the

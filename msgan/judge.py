@@ -14,10 +14,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-from msgan.classifier import DigitClassifier, judge, load_classifier, split, subset
+from msgan.classifier import (REFERENCE_FEATURES, REFERENCE_RADII, DigitClassifier, judge,
+                              load_classifier_and_reference, split, subset)
 from msgan.data import Digits, load_embedded
-from msgan.metrics import (class_agreement, class_shares, fid, inception_score, manifold_radii, mode_coverage,
-                           precision_recall)
+from msgan.metrics import class_agreement, class_shares, fid, inception_score, mode_coverage, precision_recall
 
 REFERENCE = "embedded digits, the classifier's training split (4,000)"
 FLOOR = "embedded digits, the classifier's held-out split (1,000)"
@@ -29,8 +29,12 @@ class Judge:
 
     net: DigitClassifier
     reference: np.ndarray
-    held_out: Digits
-    reference_radii: np.ndarray  # its k-NN manifold, computed once
+    reference_radii: np.ndarray  # its k-NN manifold
+
+    @property
+    def held_out(self) -> Digits:
+        """The real digits the classifier never saw: the floor."""
+        return held_out_digits()
 
     def score(self, images: np.ndarray, labels: Optional[np.ndarray] = None) -> dict[str, Any]:
         """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28), and the share
@@ -62,9 +66,12 @@ def per_digit(values: np.ndarray) -> list[Optional[float]]:
 
 @functools.lru_cache(maxsize=1)
 def shipped_judge() -> Judge:
-    """The shipped classifier with the features of its training split (judged once per process)."""
+    """The shipped classifier with the features of its training split, saved beside its weights."""
+    net, reference = load_classifier_and_reference()
+    return Judge(net, reference[REFERENCE_FEATURES].astype(np.float64), reference[REFERENCE_RADII])
+
+
+@functools.lru_cache(maxsize=1)
+def held_out_digits() -> Digits:
     digits = load_embedded()
-    train, held = split(digits.labels, seed=0)
-    net = load_classifier()
-    reference = judge(net, digits.images[train])[0]
-    return Judge(net, reference, subset(digits, held), manifold_radii(reference))
+    return subset(digits, split(digits.labels, seed=0)[1])

@@ -20,7 +20,7 @@ STANDING_STATS = 9      # the latents that re-estimate an averaged generator's B
 SAMPLE_LABELS = 10      # the digits a conditional generator draws when infer.py is not told which
 SAMPLES = ()            # infer.py's and eval.py's latents: default_rng([seed]), so --seed S is that stream
 # The judge's batches keep the stream its shipped weights were trained with, default_rng([seed, epoch]), so
-# that `python -m msgan.classifier` still reproduces msgan/assets/digit_classifier.ckpt byte for byte.
+# that `python -m msgan.classifier` still trains it as it was trained.
 CLASSIFIER_ORDER = ()
 
 

@@ -10,9 +10,10 @@ import pytest
 
 from conftest import REPO, write_mnist
 from msgan.checkpoints import read_checkpoint_extras
-from msgan.classifier import CLASSIFIER_CKPT, accuracy, judge, load_classifier, shift, split, subset
+from msgan.classifier import (CLASSIFIER_CKPT, REFERENCE_FEATURES, REFERENCE_RADII, accuracy, judge, load_classifier,
+                              load_classifier_and_reference, shift, split, subset)
 from msgan.data import load_embedded
-from msgan.metrics import fid, inception_score, mode_coverage, precision_recall
+from msgan.metrics import fid, inception_score, manifold_radii, mode_coverage, precision_recall
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +42,31 @@ def test_the_split_is_stratified_seeded_and_disjoint(embedded):
 def test_shipped_weights_reach_their_recorded_held_out_accuracy(embedded, classifier):
     _, held = embedded
     _, info, extras = read_checkpoint_extras(CLASSIFIER_CKPT)
-    assert CLASSIFIER_CKPT.stat().st_size < 2_000_000
+    assert CLASSIFIER_CKPT.stat().st_size < 2_500_000  # 1.0 MB of weights, 1.1 MB of reference features
     assert accuracy(classifier, held) == pytest.approx(extras["held_out_accuracy"], abs=1e-9)
     assert extras["held_out_accuracy"] >= 0.97
+
+
+def test_the_saved_reference_is_the_training_split_judged(embedded, classifier):
+    """Every score compares with the features of the 4,000 digits the classifier trained on, and their k-NN
+    radii: saved beside the weights, they must be what the weights give."""
+    train, _ = embedded
+    features = judge(classifier, train.images)[0]
+    _, reference = load_classifier_and_reference()
+    np.testing.assert_allclose(reference[REFERENCE_FEATURES], features, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(reference[REFERENCE_RADII], manifold_radii(features), rtol=1e-5)
 
 
 def test_features_are_deterministic(embedded, classifier):
     _, held = embedded
     f1, p1 = judge(classifier, held.images[:300])
-    f2, p2 = judge(classifier, held.images[:300], batch_size=77)  # batching does not change them
+    f2, p2 = judge(classifier, held.images[:300])
+    f3, _ = judge(classifier, held.images[:300], batch_size=77)
     assert f1.shape == (300, 64) and p1.shape == (300, 10)
     np.testing.assert_array_equal(f1, f2)
     np.testing.assert_array_equal(p1, p2)
+    # another batching may round differently on some CPUs (a few features in 1e-5, seen on a 2-core EPYC)
+    np.testing.assert_allclose(f3, f1, rtol=1e-4, atol=1e-4)
 
 
 def test_metrics_tell_real_digits_from_noise_and_from_one_repeated_class(embedded, classifier):
@@ -95,5 +109,6 @@ def test_the_recorded_command_trains_on_a_data_folder(tmp_path):
     net = load_classifier(out)
     _, info, extras = read_checkpoint_extras(out)
     assert info.network == "classifier" and 0 <= extras["held_out_accuracy"] <= 1
+    assert extras[REFERENCE_FEATURES].shape == (trained, 64) and extras[REFERENCE_RADII].shape == (trained,)
     features, probs = judge(net, np.zeros((3, 28, 28), dtype=np.uint8))
     assert features.shape == (3, 64) and np.allclose(probs.sum(axis=1), 1)
