@@ -71,7 +71,7 @@ def subset(digits: Digits, index: np.ndarray) -> Digits:
     return Digits(digits.images[index], digits.labels[index], digits.source)
 
 
-def judge(net: DigitClassifier, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+def judge(net: DigitClassifier, images: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """uint8 digits (N, 28, 28) -> (features (N, 64), class probabilities (N, 10)), float64, eval mode."""
     net.set_train(False)
     features, probs = [], []

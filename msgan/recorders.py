@@ -79,8 +79,11 @@ class RunRecorder:
         return make_grid(to_uint8(generate(self.nets.sampler, self.fixed_z, labels)), columns=self.cfg.grid_size)
 
     def plot(self) -> None:
+        """loss.png, and metrics.png once an epoch was scored."""
         losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
         plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, self.cfg.loss.upper())
+        if self.metric_rows:
+            plot_metrics(np.array(self.metric_rows, dtype=np.float64), self.run.metrics_png)
 
     def save_epoch(self, epoch: int, step: int) -> None:
         """The checkpoints (G, its average and D), the epoch's picture, the GIF and the losses of a finished epoch."""
@@ -133,8 +136,7 @@ class RunRecorder:
         scores = shipped_judge().score(to_uint8(generate(self.nets.sampler, z, labels)))  # loaded at the first call
         best = self.best_row()
         self.metric_rows.append((epoch, step, cfg.eval_samples, *(scores[c] for c in METRIC_COLUMNS[3:])))
-        write_csv(run.metrics_csv, self.metric_rows, METRIC_COLUMNS)
-        plot_metrics(np.array(self.metric_rows, dtype=np.float64), run.metrics_png)
+        write_csv(run.metrics_csv, self.metric_rows, METRIC_COLUMNS)  # metrics.png is redrawn with loss.png
         if best is None or scores["fid"] < best[FID]:
             self.save_sampler(run.best_generator, epoch, step, {"fid": np.array(scores["fid"])})
 

@@ -134,10 +134,11 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
 
     def generator_update(fake, labels, pull_back):
         loss_g, grad_fake = grad_g(fake, labels)
+        loss_g = unscale_g(loss_g)  # before the update, which may change the loss scale
         update_g_weights(mean_grads_g(pull_back(grad_fake)[1]))  # [0] would be the gradients of z and labels
         if average is not None:
             average.update()
-        return unscale_g(loss_g)
+        return loss_g
 
     def train_step(real, z, labels, mix, update_g):
         # One forward pass of G serves both updates, since G does not change before its own update
@@ -145,13 +146,14 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
         # DCGAN step about a sixth of its time, and updated BatchNorm's running statistics twice.
         fake, pull_back = ms.vjp(make_fakes, z, labels, weights=opt_g.parameters)
         (loss_d, (d_real, d_fake, loss_g)), grads = grad_d(real, ops.stop_gradient(fake), labels, mix)
+        loss_d = unscale_d(loss_d)  # before the update, which may change the loss scale
         update_d(mean_grads_d(grads))
         if o.n_critic == 1:
             loss_g = generator_update(fake, labels, pull_back)
         elif update_g:
             loss_g = generator_update(fake, labels, pull_back)
         # else: D alone learnt on this step, and loss_g is G's loss on D's scores from before D's update
-        stats = ops.stack([unscale_d(loss_d), loss_g, d_real, d_fake])
+        stats = ops.stack([loss_d, loss_g, d_real, d_fake])
         return mean_over_workers(ops.concat((stats, fake.mean(0).reshape(-1))) if o.track_fakes else stats)
 
     return ms.jit(train_step) if compiled else train_step

@@ -157,7 +157,7 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
 
 
 RESUME_FLAG_CASES = {
-    "another batch size": (["--batch-size", "64"], ["trained with batch_size 128, not 64", "leave out --batch-size"]),
+    "another batch size": (["--batch-size", "32"], ["trained with batch_size 64, not 32", "leave out --batch-size"]),
     "another model": (["--model", "dcgan"], ["trained with model 'mlp', not 'dcgan'"]),
     "another latent size": (["--latent-dim", "64"], ["trained with latent_dim 100, not 64"]),
     "another output folder": (["--out", "elsewhere"], ["leave out --out"]),

@@ -50,7 +50,7 @@ def test_a_run_is_scored_against_the_reference_with_the_real_floor_beside_it(run
     assert result["fid"] > 5 * result["real_floor"]["fid"]
     assert result["real_floor"]["modes"] == 10 and result["real_floor"]["is"] > 8
     assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()] == [result]
-    assert result["weights"] == "trained weights"  # the run keeps no moving average
+    assert result["weights"] == "moving-average weights (decay 0.999)"  # the default recipe keeps G's average
 
 
 def test_the_share_of_each_digit_and_the_judges_accuracy_per_digit_on_the_floor(generator_score):
@@ -156,7 +156,7 @@ def test_eval_every_scores_epochs_and_keeps_the_best_generator(tmp_path):
     params, info, extras = read_checkpoint_extras(out / "checkpoints" / "Generator_best.ckpt")
     assert info.network == "generator" and info.epoch == int(best["epoch"])
     assert f"{extras['fid']:.6g}" == best["fid"]
-    same_epoch, _ = read_checkpoint(out / "checkpoints" / f"Generator{best['epoch']}.ckpt")
+    same_epoch, _ = read_checkpoint(out / "checkpoints" / f"Generator{best['epoch']}_ema.ckpt")  # the average scored
     for name, value in same_epoch.items():
         np.testing.assert_array_equal(params[name].asnumpy(), value.asnumpy(), err_msg=name)
     with Image.open(out / "metrics.png") as plot:

@@ -52,17 +52,18 @@ def exported_run(tiny_run, tmp_path_factory):
 
 
 def test_exported_run_draws_what_its_checkpoint_draws(exported_run):
+    """export.py --run takes the run's latest generator: G's moving average, which the default recipe keeps."""
     run, result = exported_run
     assert result.returncode == 0, result.stderr
-    path = run / "export" / "Generator1-batch16.mindir"
-    assert f"exported to {path}, described in Generator1-batch16.json" in result.stdout
+    path = run / "export" / "Generator1_ema-batch16.mindir"
+    assert f"exported to {path}, described in Generator1_ema-batch16.json" in result.stdout
     assert json.loads(path.with_suffix(".json").read_text()) == {
         "model": "mlp", "latent_dim": 100, "latent": "normal", "batch": 16, "conditional": False, "kind": "digits",
-        "checkpoint": str(run / "checkpoints" / "Generator1.ckpt"), "epoch": 1, "msgan_version": __version__}
+        "checkpoint": str(run / "checkpoints" / "Generator1_ema.ckpt"), "epoch": 1, "msgan_version": __version__}
     graph = nn.GraphCell(ms.load(str(path)))
     cfg = resolve({"model": "mlp"})
     z = latents(16, cfg.latent_dim, seed=3)
-    generator, _ = load_trained_generator(run / "checkpoints" / "Generator1.ckpt", cfg)
+    generator, _ = load_trained_generator(run / "checkpoints" / "Generator1_ema.ckpt", cfg)
     np.testing.assert_array_equal(graph(Tensor(z)).asnumpy(), generate(generator, z))
 
 
@@ -85,13 +86,13 @@ def test_conditional_and_convolutional_generators_export_exactly(model, tmp_path
 def test_infer_mindir_writes_what_infer_ckpt_writes(exported_run, tmp_path, monkeypatch, capsys):
     """70 samples from a graph of batch 16: four full calls and one padded; no msgan model is built."""
     run, _ = exported_run
-    graph = run / "export" / "Generator1-batch16.mindir"
+    graph = run / "export" / "Generator1_ema-batch16.mindir"
     monkeypatch.setattr("msgan.inference.build_generator", lambda *args: pytest.fail("--mindir built a model"))
     assert infer_main(["--mindir", str(graph), "--num", "70", "--seed", "5", "--device", "CPU"]) == 0
     monkeypatch.undo()
-    samples = run / "samples" / "Generator1-batch16-seed5-n70"  # inside the run, as for its checkpoints
+    samples = run / "samples" / "Generator1_ema-batch16-seed5-n70"  # inside the run, as for its checkpoints
     assert f"('mlp' graph of batch 16, epoch 1, seed 5) written to {samples}" in capsys.readouterr().out
-    assert infer_main(["--ckpt", str(run / "checkpoints" / "Generator1.ckpt"), "--num", "70", "--seed", "5",
+    assert infer_main(["--ckpt", str(run / "checkpoints" / "Generator1_ema.ckpt"), "--num", "70", "--seed", "5",
                        "--batch-size", "16", "--out", str(tmp_path / "ckpt"), "--device", "CPU"]) == 0
     assert_same_samples(np.load(samples / "samples.npy"), np.load(tmp_path / "ckpt" / "samples.npy"), 16)
     assert (samples / "grid.png").is_file()
@@ -148,7 +149,7 @@ def test_bad_mindir_requests_are_one_line(case, tmp_path, capsys):
 
 def test_truncated_mindir_is_one_line(exported_run, tmp_path):
     """In a fresh process, so that MindSpore's own log lines would show on stderr too."""
-    exported = exported_run[0] / "export" / "Generator1-batch16.mindir"
+    exported = exported_run[0] / "export" / "Generator1_ema-batch16.mindir"
     graph = tmp_path / "g.mindir"
     graph.write_bytes(exported.read_bytes()[:1_000_000])
     shutil.copy(exported.with_suffix(".json"), graph.with_suffix(".json"))

@@ -13,6 +13,9 @@ from conftest import run_script
 from msgan.mixed_precision import LOSS_SCALE, loss_scaling
 
 TINY = ["--epochs", "2", "--limit", "640", "--device", "CPU"]  # the settings of conftest's tiny_run
+# The tutorial's loss and rate: the default recipe's least squares at 4x the rate overflows float16 in its first
+# steps, so O2 skips them (as it should) and its numbers part from float32's at once.
+GENTLE = [*TINY, "--loss", "bce", "--lr", "0.0002", "--eval-every", "0"]
 
 
 def losses(run: Path) -> np.ndarray:
@@ -32,12 +35,20 @@ def test_amp_O0_is_the_float32_step(tiny_run, tmp_path):
                 np.testing.assert_array_equal(ours[key].asnumpy(), value.asnumpy(), err_msg=key)
 
 
-@pytest.mark.parametrize("level", ["O1", "O2"])
-def test_float16_levels_train_on_cpu_and_sample_in_float32(level, tiny_run, tmp_path):
-    out = tmp_path / level
-    result = run_script("train.py", *TINY, "--amp", level, "--out", str(out))
+@pytest.fixture(scope="module")
+def gentle_float32_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("O0") / "run"
+    result = run_script("train.py", *GENTLE, "--amp", "O0", "--out", str(out))
     assert result.returncode == 0, result.stderr
-    ours, theirs = losses(out), losses(tiny_run)
+    return out
+
+
+@pytest.mark.parametrize("level", ["O1", "O2"])
+def test_float16_levels_train_on_cpu_and_sample_in_float32(level, gentle_float32_run, tmp_path):
+    out = tmp_path / level
+    result = run_script("train.py", *GENTLE, "--amp", level, "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    ours, theirs = losses(out), losses(gentle_float32_run)
     assert np.isfinite(ours).all()
     assert not np.array_equal(ours, theirs)  # float16 products change the numbers...
     np.testing.assert_allclose(ours[:5, 2:], theirs[:5, 2:], atol=0.02)  # ...within float16's precision at first
@@ -46,7 +57,7 @@ def test_float16_levels_train_on_cpu_and_sample_in_float32(level, tiny_run, tmp_
     assert weights and all(w.dtype == ms.float32 for w in weights)
     if level == "O2":  # the loss scales are part of the resume state; no step overflowed here
         assert float(state["loss_scale_d.scale_value"].asnumpy()) == LOSS_SCALE
-        assert int(state["loss_scale_g.counter"].asnumpy()) == 10  # 2 epochs of 5 steps (640 digits, batch 128)
+        assert int(state["loss_scale_g.counter"].asnumpy()) == 20  # 2 epochs of 10 steps (640 digits, batch 64)
     sampled = run_script("infer.py", "--run", str(out), "--num", "16", "--device", "CPU")
     assert sampled.returncode == 0, sampled.stderr  # the checkpoint loads strictly into a float32 generator
 

@@ -36,7 +36,7 @@ from msgan.config import resolve
 # leaves the last step of each 10-step epoch to D alone).
 TINY = ["--limit", "640", "--batch-size", "64", "--device", "CPU"]
 RUNS = {
-    "mlp": (["--limit", "640", "--batch-size", "64", "--device", "CPU"], 4),
+    "mlp": (["--limit", "640", "--batch-size", "64", "--device", "CPU", "--eval-every", "0"], 4),
     "mlp-keras": (["--model", "mlp-keras", "--limit", "640", "--batch-size", "64", "--device", "CPU"], 2),
     "cgan": (["--model", "cgan", "--limit", "640", "--batch-size", "64", "--device", "CPU",
               "--eval-every", "1", "--eval-samples", "300"], 4),
@@ -160,7 +160,8 @@ def test_sigkill_at_any_moment_leaves_a_resumable_run(reference, tmp_path):
     assert result.returncode == 0, result.stderr
     assert_same_run(out, reference)
     kept = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert kept == ["Discriminator2.ckpt", "Discriminator3.ckpt", "Generator2.ckpt", "Generator3.ckpt", "resume.ckpt"]
+    assert kept == ["Discriminator2.ckpt", "Discriminator3.ckpt", "Generator2.ckpt", "Generator2_ema.ckpt",
+                    "Generator3.ckpt", "Generator3_ema.ckpt", "resume.ckpt"]
 
 
 def with_calls_of_three(monkeypatch, change: Callable[[int, int, np.ndarray], np.ndarray]) -> None:
@@ -191,7 +192,7 @@ def test_stop_inside_an_epoch_resumes_from_that_batch(reference, tmp_path, monke
         return out
 
     out = tmp_path / "M"
-    flags = {"limit": 640, "batch_size": 64, "device": "CPU", "epochs": EPOCHS, "out": str(out)}
+    flags = {"limit": 640, "batch_size": 64, "device": "CPU", "eval_every": 0, "epochs": EPOCHS, "out": str(out)}
     with_calls_of_three(monkeypatch, interrupt)
     with pytest.raises(StoppedBySignal, match="after step 13, in epoch 2"):
         train(resolve(flags))
@@ -212,12 +213,12 @@ def test_nan_stops_the_run_and_the_last_good_epoch_stays_the_latest(tmp_path, mo
         return out
 
     out = tmp_path / "N"
-    flags = {"limit": 640, "batch_size": 64, "device": "CPU", "epochs": EPOCHS, "out": str(out)}
+    flags = {"limit": 640, "batch_size": 64, "device": "CPU", "eval_every": 0, "epochs": EPOCHS, "out": str(out)}
     with_calls_of_three(monkeypatch, diverge)
     with pytest.raises(MsganError, match=r"loss_d became nan at epoch 2, step 15.*Generator0.ckpt .* stay the latest"):
         train(resolve(flags))
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
-        "Discriminator0.ckpt", "Generator0.ckpt", "resume.ckpt"]
+        "Discriminator0.ckpt", "Generator0.ckpt", "Generator0_ema.ckpt", "resume.ckpt"]
     assert int(state(out)["msgan_step"]) == 10
     assert (out / "losses.csv").read_text().count("\n") == 1 + 10
     assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch000.png"]
