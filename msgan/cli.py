@@ -39,6 +39,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--d-loss", help=f"D's loss on real and fake: their mean or their sum; default {d.d_loss}")
     p.add_argument("--n-critic", type=int, help=f"D updates per G update; default {d.n_critic}")
     p.add_argument("--penalty-weight", type=float, help=f"wgan-gp's gradient penalty weight; default {d.penalty_weight}")
+    p.add_argument("--class-weight", type=float, help="weight of the digit classifier's cross-entropy in D's and "
+                                                       f"G's losses (models whose D names the digit); default {d.class_weight}")
     p.add_argument("--spectral-norm", action="store_true", help="spectrally normalise D's layers")
     p.add_argument("--ema", type=float, help="decay of G's moving average, which draws the pictures and the samples "
                                              f"(e.g. 0.999); 0 for none; default {d.ema}")

@@ -42,6 +42,7 @@ class TrainConfig:
     d_loss: str = "mean"            # D's loss on real and fake: their mean, or their sum (two D steps in one)
     n_critic: int = 1               # D updates per G update (WGAN-GP's critic takes 5)
     penalty_weight: float = 10.0    # wgan-gp: the weight of the gradient penalty
+    class_weight: float = 1.0       # models whose D names the digit: the weight of its cross-entropy in both losses
     spectral_norm: bool = False     # divide each of D's weights by its largest singular value (SNGAN)
     ema: float = 0.0                # decay of G's moving average (e.g. 0.999); 0: none
     optimizer: str = "adam"         # adam or sgd, one per network
@@ -169,8 +170,10 @@ def check_ranges(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and not (math.isfinite(value) and value > 0):
             raise MsganError(f"--{name.replace('_', '-')} must be a positive number, got {value}")
-    if not (math.isfinite(cfg.penalty_weight) and cfg.penalty_weight >= 0):
-        raise MsganError(f"--penalty-weight must be 0 or more, got {cfg.penalty_weight}")
+    for name in ("penalty_weight", "class_weight"):
+        value = getattr(cfg, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise MsganError(f"--{name.replace('_', '-')} must be 0 or more, got {value}")
     if not 0 <= cfg.ema < 1:
         raise MsganError(f"--ema must be a decay in [0, 1), such as 0.999 (0: no moving average), got {cfg.ema}")
     from msgan.mixed_precision import check_level  # imports MindSpore; keep this module light

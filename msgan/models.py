@@ -105,6 +105,21 @@ class ProjectionDiscriminator(nn.Cell):
         return self.score(h) + (self.embed(labels) * h).sum(axis=1, keepdims=True)
 
 
+class ClassifyingProjectionDiscriminator(ProjectionDiscriminator):
+    """A projection discriminator that also names the digit from its features, as an AC-GAN's does: its projected
+    score and the ten digits' logits side by side, (N, 1 + 10). The class term pushes G towards digits that read
+    clearly as the one asked for; the projection keeps the label in D's judgement of realism."""
+
+    def __init__(self):
+        super().__init__()
+        self.classify = nn.Dense(256, NUM_CLASSES)
+
+    def construct(self, x, labels):
+        h = self.features(x.view(x.shape[0], -1))
+        score = self.score(h) + (self.embed(labels) * h).sum(axis=1, keepdims=True)
+        return ops.concat((score, self.classify(h)), axis=1)
+
+
 class ClassifyingDiscriminator(nn.Cell):
     """An auxiliary-classifier discriminator (AC-GAN, Odena et al. 2017): the tutorial's features of the image
     alone, with two heads, the score and the ten digits' logits, returned side by side as (N, 1 + 10).
@@ -253,6 +268,8 @@ MODELS: dict[str, ModelSpec] = {
     "mlp-keras": ModelSpec(keras_generator, keras_discriminator),
     "cgan": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
     "cgan-projection": ModelSpec(conditional_generator, ProjectionDiscriminator, conditional=True),
+    "cgan-projection-ac": ModelSpec(conditional_generator, ClassifyingProjectionDiscriminator, conditional=True,
+                                    class_head=True),
     "cgan-acgan": ModelSpec(conditional_generator, ClassifyingDiscriminator, conditional=True, class_head=True),
     "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator, convolutional=True),
     "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern"),

@@ -57,12 +57,13 @@ def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig
 @dataclass(frozen=True)
 class StepOptions:
     """How the step trains, beyond its networks: the loss, how D's real and fake terms combine ("mean" or
-    "sum"), the gradient penalty's weight, one G update per `n_critic` D updates, the model's inputs and
-    outputs (labels, a class head on D, the toy GAN's tracked outputs), and the workers."""
+    "sum"), the gradient penalty's weight, the weight of D's digit classifier (a class head's cross-entropy), one
+    G update per `n_critic` D updates, the model's inputs and outputs (labels, a class head on D, the toy GAN's tracked outputs), and the workers."""
 
     loss: GanLoss = LOSSES["bce"]
     d_loss: str = "mean"
     penalty_weight: float = 10.0
+    class_weight: float = 1.0
     n_critic: int = 1
     conditional: bool = False
     class_head: bool = False
@@ -72,8 +73,8 @@ class StepOptions:
     @classmethod
     def of(cls, cfg: TrainConfig, workers: Workers = SINGLE) -> "StepOptions":
         spec = MODELS[cfg.model]
-        return cls(LOSSES[cfg.loss], cfg.d_loss, cfg.penalty_weight, cfg.n_critic, spec.conditional,
-                   spec.class_head, spec.kind == "pattern", workers)
+        return cls(LOSSES[cfg.loss], cfg.d_loss, cfg.penalty_weight, cfg.class_weight, cfg.n_critic,
+                   spec.conditional, spec.class_head, spec.kind == "pattern", workers)
 
 
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
@@ -115,14 +116,14 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
         if loss.penalty:
             total = total + o.penalty_weight * gradient_penalty(lambda x: judge(x, labels)[0], real, fake, mix)
         if o.class_head:  # AC-GAN: D also names the digit of every real and every fake sample
-            total = total + ops.cross_entropy(c_real, labels) + ops.cross_entropy(c_fake, labels)
+            total = total + o.class_weight * (ops.cross_entropy(c_real, labels) + ops.cross_entropy(c_fake, labels))
         return scale_d(total), (shown(s_real), shown(s_fake), loss.generator(s_fake))
 
     def generator_loss(fake, labels):
         s_fake, c_fake = judge(fake, labels)
         total = loss.generator(s_fake)
         if o.class_head:  # and G draws samples that D takes for the digit asked
-            total = total + ops.cross_entropy(c_fake, labels)
+            total = total + o.class_weight * ops.cross_entropy(c_fake, labels)
         return scale_g(total)
 
     # D's loss is differentiated over D's weights only; G's loss over G's output, from which ms.vjp

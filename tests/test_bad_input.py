@@ -68,6 +68,7 @@ TRAIN_CASES = {
     "zero n-critic": (["--n-critic", "0"], ["--n-critic must be at least 1"]),
     "moving average of 1": (["--ema", "1"], ["--ema must be a decay in [0, 1)", "0.999"]),
     "negative penalty": (["--penalty-weight", "-1"], ["--penalty-weight must be 0 or more"]),
+    "class weight not a number": (["--class-weight", "inf"], ["--class-weight must be 0 or more, got inf"]),
     "wgan-gp through CPU convolutions": (["--model", "dcgan", "--loss", "wgan-gp"],
                                          ["--loss wgan-gp differentiates D twice", "use --loss hinge or lsgan"]),
     "negative eval-every": (["--eval-every", "-1"], ["--eval-every must be 0 (never) or more"]),
