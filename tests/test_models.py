@@ -53,8 +53,8 @@ def test_lesson_layer_sizes():
     assert dense(build_discriminator("mlp-small")) == [(256, 784), (256, 256), (1, 256)]
     assert dense(build_generator("mlp-keras", 100)) == [(256, 100), (512, 256), (1024, 512), (784, 1024)]
     assert dense(build_discriminator("mlp-keras")) == [(512, 784), (256, 512), (1, 256)]
-    # cgan: label embeddings joined to the latent (10-d) and to the image (784-d)
-    g, d = build_generator("cgan", 100), build_discriminator("cgan")
+    # cgan-concat: label embeddings joined to the latent (10-d) and to the image (784-d)
+    g, d = build_generator("cgan-concat", 100), build_discriminator("cgan-concat")
     assert dense(g)[0] == (128, 110) and dense(d)[0] == (512, 1568)
     embeddings = [tuple(p.shape) for p in (*g.trainable_params(), *d.trainable_params()) if "embed" in p.name]
     assert embeddings == [(10, 10), (10, 784)]

@@ -15,11 +15,13 @@ def test_every_model_has_a_recipe_that_names_it():
 
 
 def test_settings_added_later_default_to_off():
-    """A run saved before a setting existed has no such key in its config.yaml: it must resume as it trained."""
+    """A run saved before a setting existed has no such key in its config.yaml: it must resume as it trained
+    (AC-GAN's class term had weight 1 before class_weight existed)."""
     old = {k: v for k, v in dataclasses.asdict(TrainConfig()).items()
-           if k not in ("loss", "n_critic", "penalty_weight", "spectral_norm", "ema", "lr_d")}
+           if k not in ("loss", "n_critic", "penalty_weight", "spectral_norm", "ema", "lr_d", "class_weight")}
     cfg = from_dict(old)
-    assert (cfg.loss, cfg.n_critic, cfg.spectral_norm, cfg.ema, cfg.lr_d) == ("bce", 1, False, 0.0, None)
+    assert (cfg.loss, cfg.n_critic, cfg.spectral_norm, cfg.ema, cfg.lr_d, cfg.class_weight) == (
+        "bce", 1, False, 0.0, None, 1.0)
 
 
 @pytest.mark.parametrize("model, settings", [
