@@ -101,8 +101,11 @@ class ProjectionDiscriminator(nn.Cell):
         self.embed = nn.Embedding(NUM_CLASSES, 256, embedding_table=XavierUniform())
 
     def construct(self, x, labels):
+        return self.features_and_score(x, labels)[1]
+
+    def features_and_score(self, x, labels):
         h = self.features(x.view(x.shape[0], -1))
-        return self.score(h) + (self.embed(labels) * h).sum(axis=1, keepdims=True)
+        return h, self.score(h) + (self.embed(labels) * h).sum(axis=1, keepdims=True)
 
 
 class ClassifyingProjectionDiscriminator(ProjectionDiscriminator):
@@ -115,8 +118,7 @@ class ClassifyingProjectionDiscriminator(ProjectionDiscriminator):
         self.classify = nn.Dense(256, NUM_CLASSES)
 
     def construct(self, x, labels):
-        h = self.features(x.view(x.shape[0], -1))
-        score = self.score(h) + (self.embed(labels) * h).sum(axis=1, keepdims=True)
+        h, score = self.features_and_score(x, labels)
         return ops.concat((score, self.classify(h)), axis=1)
 
 

@@ -58,7 +58,8 @@ def make_optimizers(generator: nn.Cell, discriminator: nn.Cell, cfg: TrainConfig
 class StepOptions:
     """How the step trains, beyond its networks: the loss, how D's real and fake terms combine ("mean" or
     "sum"), the gradient penalty's weight, the weight of D's digit classifier (a class head's cross-entropy), one
-    G update per `n_critic` D updates, the model's inputs and outputs (labels, a class head on D, the toy GAN's tracked outputs), and the workers."""
+    G update per `n_critic` D updates, the model's inputs and outputs (labels, a class head on D, the toy GAN's
+    tracked outputs), and the workers."""
 
     loss: GanLoss = LOSSES["bce"]
     d_loss: str = "mean"
