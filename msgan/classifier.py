@@ -40,13 +40,14 @@ class DigitClassifier(nn.Cell):
     """Two strided 5x5 convolutions (1->32->64), a 64-unit layer whose output is the feature vector, then 10 logits.
 
     construct returns (features, logits), so that one compiled call serves both training and judging.
+    `matmul` chooses the convolutions' kernels as msgan.layers.Conv2d does (by default, matrix multiplies on CPU).
     """
 
-    def __init__(self):
+    def __init__(self, matmul: Optional[bool] = None):
         super().__init__()
         self.body = nn.SequentialCell(
-            Conv2d(1, 32, 5, stride=2, in_size=28), nn.ReLU(),
-            Conv2d(32, 64, 5, stride=2, in_size=14), nn.ReLU(),
+            Conv2d(1, 32, 5, stride=2, in_size=28, matmul=matmul), nn.ReLU(),
+            Conv2d(32, 64, 5, stride=2, in_size=14, matmul=matmul), nn.ReLU(),
             nn.Flatten(), nn.Dense(64 * 7 * 7, 64), nn.ReLU(),
         )
         self.head = nn.Dense(64, NUM_CLASSES)
@@ -147,7 +148,9 @@ def load_classifier_and_reference(path: Path = CLASSIFIER_CKPT) -> tuple[DigitCl
     if info.network != CLASSIFIER or REFERENCE_FEATURES not in extras:
         raise MsganError(f"{path} is not a digit classifier checkpoint of this msgan: run `python -m msgan.classifier` "
                          "to make one")
-    net = DigitClassifier()
+    # It only judges, and the native kernels' forward is the faster: 2,000 digits took 0.54 s against 1.72 s through
+    # matrix multiplies on the 2-core CPU (whose gain is in the backward pass), features within 1e-5.
+    net = DigitClassifier(matmul=False)
     load_into(net, params, str(path))
     net.set_train(False)
     return net, {name: extras[name] for name in (REFERENCE_FEATURES, REFERENCE_RADII)}
