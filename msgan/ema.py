@@ -67,9 +67,16 @@ class GeneratorAverage(nn.Cell):
         return self.averaged + [self.updates]
 
 
+def sampling_batch(convolutional: bool, count: int) -> int:
+    """The batch in which to draw `count` samples: all at once, unless a convolutional generator's patches need
+    the memory of CONV_BATCH at a time."""
+    return CONV_BATCH if convolutional else count
+
+
 def standing_plan(convolutional: bool) -> tuple[int, int]:
     """How many latents the standing statistics use, and in batches of how many."""
-    return (CONV_STANDING_SAMPLES, CONV_BATCH) if convolutional else (STANDING_SAMPLES, STANDING_SAMPLES)
+    samples = CONV_STANDING_SAMPLES if convolutional else STANDING_SAMPLES
+    return samples, sampling_batch(convolutional, samples)
 
 
 def batch_norms(net: nn.Cell) -> list[nn.Cell]:
