@@ -30,7 +30,8 @@ from msgan.training import resume, train
 from msgan.config import resolve
 
 # Each model's run and its epochs. mlp on 640 digits in batches of 64 takes 10 steps an epoch, so that
-# a stop can land inside an epoch; cgan adds the labels, a digit head and --eval-every's metrics.csv, and
+# a stop can land inside an epoch; cgan adds the labels, a digit head and --eval-every's metrics.csv (scored
+# after epoch 1, then continued by the resumed run after epoch 2), and
 # toy1010 its own samples and heat-map strip. The others cover every loss (the recipes' least squares in mlp
 # and cgan), Dropout (mlp-keras), G's moving average (with and without BatchNorm), spectral normalisation and
 # D updates without G's (--n-critic 3 leaves the last step of each 10-step epoch to D alone).
@@ -38,7 +39,7 @@ TINY = ["--limit", "640", "--batch-size", "64", "--device", "CPU"]
 RUNS = {
     "mlp": (["--limit", "640", "--batch-size", "64", "--device", "CPU", "--eval-every", "0"], 4),
     "cgan": (["--model", "cgan", "--limit", "640", "--batch-size", "64", "--device", "CPU",
-              "--eval-every", "1", "--eval-samples", "300"], 4),
+              "--eval-every", "1", "--eval-samples", "300"], 2),
     "toy1010": (["--model", "toy1010", "--device", "CPU"], 2),
     "hinge": (["--model", "mlp-keras", *TINY, "--loss", "hinge", "--spectral-norm", "--ema", "0.9"], 2),
     "wgan-gp": (["--model", "mlp-small", *TINY, "--loss", "wgan-gp", "--n-critic", "3", "--ema", "0.9"], 2),
