@@ -50,7 +50,7 @@ def test_a_run_is_scored_against_the_reference_with_the_real_floor_beside_it(run
     assert result["fid"] > 5 * result["real_floor"]["fid"]
     assert result["real_floor"]["modes"] == 10 and result["real_floor"]["is"] > 8
     assert [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()] == [result]
-    assert result["weights"] == "moving-average weights (decay 0.999)"  # the default recipe keeps G's average
+    assert result["weights"] == "moving-average weights (decay 0.995)"  # the default recipe keeps G's average
 
 
 def test_the_share_of_each_digit_and_the_judges_accuracy_per_digit_on_the_floor(generator_score):
