@@ -55,7 +55,8 @@ class Discriminator(nn.Cell):
 
 
 def tutorial_train_step():
-    """The tutorial's networks, loss, optimizers and train_step(real_data, latent_code) -> (loss_d, loss_g)."""
+    """The tutorial's networks, loss, optimizers and train_step(real_data, latent_code) -> (loss_d, loss_g):
+    (train_step, net_g), G for saving as the tutorial does (tests/test_checkpoints.py loads such a file)."""
     net_g = Generator(LATENT_SIZE)
     net_g.update_parameters_name("generator")
     net_d = Discriminator()
@@ -65,6 +66,8 @@ def tutorial_train_step():
     optimizer_g = nn.Adam(net_g.trainable_params(), learning_rate=LR, beta1=0.5, beta2=0.999)
     optimizer_g.update_parameters_name("optim_g")
     optimizer_d.update_parameters_name("optim_d")
+    net_g.set_train()  # as the tutorial does before its loop: BatchNorm normalises by batch and keeps statistics
+    net_d.set_train()
 
     def generator_forward(test_noises):
         fake_data = net_g(test_noises)
@@ -91,14 +94,14 @@ def tutorial_train_step():
         optimizer_g(grads_g)
         return loss_d, loss_g
 
-    return train_step
+    return train_step, net_g
 
 
 def steps_per_second(batch_size: int, steps: int, warmup: int = 2) -> float:
     """The tutorial's loop body on in-memory batches: fresh NumPy noise each step, both losses fetched."""
     ms.set_context(mode=ms.PYNATIVE_MODE)
     ms.set_device("CPU")
-    train_step = tutorial_train_step()
+    train_step, _ = tutorial_train_step()
     images = np.random.default_rng(0).uniform(-1, 1, (8 * batch_size, 1, IMG_SIZE, IMG_SIZE)).astype(np.float32)
     g_losses, d_losses = [], []
 

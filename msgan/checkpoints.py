@@ -7,6 +7,7 @@ history, in one file, so that one atomic rename moves a run from one consistent 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -22,6 +23,11 @@ from msgan.files import atomic_path, quiet_logging
 META_PREFIX = "msgan_"
 GENERATOR, DISCRIMINATOR, STATE = "generator", "discriminator", "state"
 INFO_FIELDS = ("network", "model", "epoch", "step", "batch", "recipe_hash", "version")
+# A generator saved by the MindSpore GAN tutorial's own code: save_checkpoint(net_g, "Generator<E>.ckpt") after
+# net_g.update_parameters_name('generator') and optimizer_g.update_parameters_name('optim_g'), which also renames
+# the weights the optimizer holds: 'optim_ggeneratormodel.0.weight', but 'generatormodel.3.moving_mean'.
+TUTORIAL_NAME = re.compile(r"(?:optim_g)?generator(model\..+)")
+TUTORIAL = "the MindSpore GAN tutorial"  # CheckpointInfo.version of such a file
 
 
 @dataclass
@@ -86,8 +92,11 @@ def read_checkpoint_extras(path: str | os.PathLike) -> tuple[dict, CheckpointInf
     meta = {k[len(META_PREFIX):]: _plain(v) for k, v in contents.items() if k.startswith(META_PREFIX)}
     params = {k: v for k, v in contents.items() if not k.startswith(META_PREFIX)}
     if "network" not in meta:
-        raise MsganError(f"{path} was not written by msgan (no msgan metadata): "
-                         "train with `python train.py` to get a loadable checkpoint")
+        tutorial = tutorial_generator(params, path)
+        if tutorial is None:
+            raise MsganError(f"{path} was not written by msgan (no msgan metadata) nor by the MindSpore GAN "
+                             "tutorial: train with `python train.py` to get a loadable checkpoint")
+        return (*tutorial, {})
     info = CheckpointInfo(
         network=str(meta.pop("network")), model=str(meta.pop("model")),
         epoch=int(meta.pop("epoch")), step=int(meta.pop("step")),
@@ -95,6 +104,19 @@ def read_checkpoint_extras(path: str | os.PathLike) -> tuple[dict, CheckpointInf
         batch=int(meta.pop("batch", 0)),
     )
     return params, info, meta
+
+
+def tutorial_generator(params: dict, path: Path) -> Optional[tuple[dict, CheckpointInfo]]:
+    """The parameters of a generator saved by the tutorial's code under msgan's names (generator.model.…),
+    with the info msgan would have recorded (its layers are msgan's `mlp` generator's, index for index); None
+    for any other file. The epoch is the one in the tutorial's file name, Generator<E>.ckpt (0 without one)."""
+    matches = {key: TUTORIAL_NAME.fullmatch(key) for key in params}
+    if not params or not all(matches.values()):
+        return None
+    renamed = {f"generator.{match.group(1)}": params[key] for key, match in matches.items()}
+    epoch = re.fullmatch(r"Generator(\d+)\.ckpt", path.name)
+    return renamed, CheckpointInfo(network=GENERATOR, model="mlp", epoch=int(epoch.group(1)) if epoch else 0,
+                                   step=0, recipe_hash="", version=TUTORIAL)
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict, CheckpointInfo]:
@@ -143,6 +165,9 @@ def load_generator(net: nn.Cell, path: str | os.PathLike, model: str) -> Checkpo
     if info.model != model:
         raise MsganError(f"{path} holds a '{info.model}' generator, not '{model}': pass --model {info.model}")
     load_into(net, params, str(path))
+    if info.version == TUTORIAL:
+        print(f"msgan: {path} was saved by {TUTORIAL}'s code; its weights (named 'optim_ggeneratormodel.…' "
+              f"there) are loaded, all of them, into msgan's '{model}' generator, the same network", flush=True)
     return info
 
 

@@ -75,7 +75,7 @@ class ToScore:
 def generated_digits(request: EvalRequest) -> ToScore:
     """The generator's digits (eval mode, --num of them from --seed; a conditional one draws 0, 1, …, 9, 0, …)."""
     ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
-    cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
+    cfg = resolve_architecture(run_root, ckpt, request.model, request.latent_dim, request.latent)
     spec = MODELS[cfg.model]
     if spec.kind != "digits":
         raise MsganError(f"'{cfg.model}' does not draw digits: eval.py scores digit models only")

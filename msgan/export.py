@@ -89,7 +89,7 @@ def export_generator(request: ExportRequest) -> Path:
     if request.batch < 1:
         raise MsganError(f"--batch must be at least 1, got {request.batch}")
     ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
-    cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
+    cfg = resolve_architecture(run_root, ckpt, request.model, request.latent_dim, request.latent)
     out = export_path(request, ckpt, run_root)
     select_device(request.device)
     generator, ckpt_info = load_trained_generator(ckpt, cfg)

@@ -11,7 +11,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from msgan.checkpoints import CheckpointInfo, load_generator, read_checkpoint_extras
+from msgan.checkpoints import CheckpointInfo, load_generator, read_checkpoint, read_checkpoint_extras
 from msgan.config import CHOICES, TrainConfig, from_dict, resolve
 from msgan.data import to_uint8
 from msgan.device import quiet_native_output, select_device
@@ -77,13 +77,15 @@ def resolve_checkpoint(ckpt: Optional[str], run: Optional[str], raw: bool = Fals
     return path, path.parent.parent  # runs/X/checkpoints/GeneratorN.ckpt
 
 
-def resolve_architecture(run_root: Path, model: Optional[str] = None, latent_dim: Optional[int] = None,
+def resolve_architecture(run_root: Path, ckpt: Path, model: Optional[str] = None, latent_dim: Optional[int] = None,
                          latent: Optional[str] = None) -> TrainConfig:
-    """The run's settings from its config.yaml when it is there, otherwise from flags and the model's recipe."""
+    """The run's settings from its config.yaml when it is there; otherwise from the flags and the recipe of
+    --model, or of the model that the checkpoint records (a checkpoint copied out of its run folder)."""
     saved = read_config(run_root)
     if saved is not None:
         return from_dict(saved)
-    flags = {k: v for k, v in (("model", model), ("latent_dim", latent_dim), ("latent", latent)) if v is not None}
+    flags = {k: v for k, v in (("model", model or read_checkpoint(ckpt)[1].model), ("latent_dim", latent_dim),
+                               ("latent", latent)) if v is not None}
     return resolve(flags)
 
 
@@ -233,7 +235,7 @@ def infer(request: InferRequest) -> Path:
     if request.mindir is not None:
         return infer_graph(request)
     ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
-    cfg = resolve_architecture(run_root, request.model, request.latent_dim, request.latent)
+    cfg = resolve_architecture(run_root, ckpt, request.model, request.latent_dim, request.latent)
     spec = MODELS[cfg.model]
     labels = digit_labels(request, spec.conditional)
     out = output_folder(request, ckpt, run_root)

@@ -1,14 +1,18 @@
+import sys
+from pathlib import Path
+
 import mindspore as ms
 import numpy as np
 import pytest
-from mindspore import Tensor
+from mindspore import Tensor, nn
 
 from msgan.checkpoints import (DISCRIMINATOR, GENERATOR, checkpoint_info, load_generator, read_checkpoint,
                                save_network)
 from msgan.errors import MsganError
 from msgan.models import build_discriminator, build_generator
 from msgan.step import make_optimizers, make_train_step
-from conftest import lone_step_inputs
+from conftest import REPO, lone_step_inputs
+from msgan.cli import eval_main, export_main, infer_main
 from msgan.config import TrainConfig
 
 
@@ -57,13 +61,69 @@ def test_checkpoint_keys_are_exactly_the_network_names(saved):
     assert set(params) == {p.name for p in build_generator("mlp", 100).get_parameters()}
 
 
-def test_tutorial_style_names_are_refused_not_half_loaded(tmp_path):
-    """The tutorial's renaming gives keys such as 'optim_ggeneratormodel.0.weight'; never load those silently."""
-    g = build_generator("mlp", 100)
-    tutorial = [{"name": "optim_g" + p.name.replace(".", "", 1), "data": p} for p in g.get_parameters()]
-    ms.save_checkpoint(tutorial, str(tmp_path / "Generator11.ckpt"))
-    with pytest.raises(MsganError, match="not written by msgan"):
-        load_generator(build_generator("mlp", 100), tmp_path / "Generator11.ckpt", "mlp")
+@pytest.fixture(scope="module")
+def tutorial_checkpoints(tmp_path_factory) -> tuple[nn.Cell, Path]:
+    """The tutorial's generator after three of its own train steps, saved as its code saves it (names such as
+    'optim_ggeneratormodel.0.weight'), and the same weights named as without the optimizer's renaming."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from tutorial_gan import tutorial_train_step
+
+    ms.set_seed(2)
+    train_step, net_g = tutorial_train_step()
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        train_step(Tensor(rng.uniform(-1, 1, (16, 1, 28, 28)).astype(np.float32)),
+                   Tensor(rng.standard_normal((16, 100)).astype(np.float32)))
+    folder = tmp_path_factory.mktemp("tutorial")
+    ms.save_checkpoint(net_g, str(folder / "Generator11.ckpt"))
+    unprefixed = [{"name": p.name.removeprefix("optim_g"), "data": p} for p in net_g.get_parameters()]
+    (folder / "plain").mkdir()
+    ms.save_checkpoint(unprefixed, str(folder / "plain" / "Generator4.ckpt"))
+    return net_g, folder
+
+
+@pytest.mark.parametrize("name, epoch", [("Generator11.ckpt", 11), ("plain/Generator4.ckpt", 4)],
+                         ids=["optim_g prefix", "generator prefix only"])
+def test_a_generator_saved_by_the_tutorial_loads_strictly_and_draws_as_it(tutorial_checkpoints, name, epoch, capsys):
+    net_g, folder = tutorial_checkpoints
+    keys = ms.load_checkpoint(str(folder / name)).keys()
+    assert ("optim_ggeneratormodel.0.weight" in keys) == (epoch == 11) and "generatormodel.3.moving_mean" in keys
+    fresh = build_generator("mlp", 100)
+    info = load_generator(fresh, folder / name, "mlp")
+    assert (info.network, info.model, info.epoch) == ("generator", "mlp", epoch)
+    line = capsys.readouterr().out.strip()
+    assert len(line.splitlines()) == 1 and "saved by the MindSpore GAN tutorial's code" in line
+    z = Tensor(np.random.default_rng(5).standard_normal((8, 100)).astype(np.float32))
+    net_g.set_train(False)
+    fresh.set_train(False)
+    np.testing.assert_array_equal(net_g(z).asnumpy(), fresh(z).asnumpy())
+    assert np.abs(fresh.model[3].moving_mean.asnumpy()).sum() > 0  # the tutorial's BatchNorm statistics came along
+
+
+def test_the_commands_take_a_tutorial_checkpoint(tutorial_checkpoints, tmp_path, capsys):
+    """infer.py, eval.py and export.py, given the tutorial's file outside any run folder: the mlp generator."""
+    _, folder = tutorial_checkpoints
+    ckpt = str(folder / "Generator11.ckpt")
+    assert infer_main(["--ckpt", ckpt, "--num", "8", "--out", str(tmp_path / "s"), "--device", "CPU"]) == 0
+    assert "('mlp', epoch 11, trained weights" in capsys.readouterr().out
+    assert np.load(tmp_path / "s" / "samples.npy").shape == (8, 28, 28)
+    assert export_main(["--ckpt", ckpt, "--batch", "4", "--out", str(tmp_path / "g.mindir"), "--device", "CPU"]) == 0
+    assert "exported" in capsys.readouterr().out
+    assert eval_main(["--ckpt", ckpt, "--num", "100", "--device", "CPU"]) == 0
+    assert '"model": "mlp", "epoch": 11' in capsys.readouterr().out
+
+
+def test_tutorial_style_files_that_do_not_fit_are_refused_not_half_loaded(tutorial_checkpoints, tmp_path):
+    net_g, _ = tutorial_checkpoints
+    params = [{"name": p.name, "data": p} for p in net_g.get_parameters()]
+    ms.save_checkpoint(params[:-1], str(tmp_path / "Generator1.ckpt"))  # the last layer's bias missing
+    with pytest.raises(MsganError, match=r"does not fit this network \(missing \['generator.model.11.bias'\]"):
+        load_generator(build_generator("mlp", 100), tmp_path / "Generator1.ckpt", "mlp")
+    d = build_discriminator("mlp")  # the tutorial's discriminator file, or any other foreign checkpoint
+    ms.save_checkpoint([{"name": "discriminatormodel." + p.name.split("model.", 1)[1], "data": p}
+                        for p in d.get_parameters()], str(tmp_path / "Discriminator1.ckpt"))
+    with pytest.raises(MsganError, match="not written by msgan .* nor by the MindSpore GAN tutorial"):
+        load_generator(build_generator("mlp", 100), tmp_path / "Discriminator1.ckpt", "mlp")
 
 
 def test_discriminator_refused_where_generator_expected(saved):

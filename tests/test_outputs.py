@@ -1,6 +1,7 @@
 """A real tiny train.py run, then infer.py on it: every output there, with the right content; a conditional
 generator's digits and labels, and --raw for a run that keeps G's moving average."""
 import csv
+import shutil
 
 import numpy as np
 import pytest
@@ -118,8 +119,14 @@ def test_a_run_with_a_moving_average_draws_from_it_unless_raw(ema_cgan_run, tmp_
     line = infer_in_process(capsys, "--run", str(ema_cgan_run), "--raw", *common, "--out", str(tmp_path / "raw"))
     assert f"from {checkpoints / 'Generator1.ckpt'} ('cgan', epoch 1, trained weights" in line
     infer_in_process(capsys, "--ckpt", str(checkpoints / "Generator1.ckpt"), *common, "--out", str(tmp_path / "ckpt"))
-    average, raw, ckpt = (np.load(tmp_path / name / "samples.npy") for name in ("average", "raw", "ckpt"))
+    (tmp_path / "copied").mkdir()  # out of its run folder, with no config.yaml: the checkpoint names its model
+    shutil.copy(checkpoints / "Generator1.ckpt", tmp_path / "copied")
+    loose = tmp_path / "copied" / "Generator1.ckpt"
+    infer_in_process(capsys, "--ckpt", str(loose), *common, "--out", str(tmp_path / "loose"))
+    average, raw, ckpt, loose = (np.load(tmp_path / name / "samples.npy")
+                                 for name in ("average", "raw", "ckpt", "loose"))
     np.testing.assert_array_equal(raw, ckpt)
+    np.testing.assert_array_equal(raw, loose)
     assert not np.array_equal(average, raw)
     assert (np.load(tmp_path / "raw" / "labels.npy") == 4).all()
 
