@@ -164,6 +164,15 @@ def check_ranges(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    from msgan.visuals import MAX_GRID_SIDE
+
+    if cfg.grid_size > MAX_GRID_SIDE:
+        raise MsganError(f"--grid-size must be at most {MAX_GRID_SIDE} (a grid of {MAX_GRID_SIDE}x{MAX_GRID_SIDE} "
+                         f"samples), got {cfg.grid_size}")
+    for name in ("beta1", "beta2"):
+        value = getattr(cfg, name)
+        if not 0 <= value < 1:  # also refuses nan
+            raise MsganError(f"--{name} must be in [0, 1), such as {getattr(TrainConfig, name)}, got {value}")
     if cfg.eval_every < 0:
         raise MsganError(f"--eval-every must be 0 (never) or more, got {cfg.eval_every}")
     for name in ("lr", "lr_d"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from typing import Iterator, Optional
 
 import mindspore as ms
 
@@ -65,3 +65,19 @@ def select_device(requested: str, pynative: bool = False) -> str:
     ms.set_context(mode=ms.PYNATIVE_MODE if pynative else ms.GRAPH_MODE)
     ms.set_device(device)
     return device
+
+
+def available_memory() -> Optional[int]:
+    """Bytes of memory the machine can still give a process: Linux's MemAvailable, else the physical total;
+    None where neither can be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None

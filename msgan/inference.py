@@ -14,14 +14,14 @@ from mindspore import nn
 from msgan.checkpoints import CheckpointInfo, load_generator, read_checkpoint, read_checkpoint_extras
 from msgan.config import CHOICES, TrainConfig, from_dict, resolve
 from msgan.data import to_uint8
-from msgan.device import quiet_native_output, select_device
+from msgan.device import available_memory, quiet_native_output, select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path
 from msgan.models import MODELS, NUM_CLASSES, build_generator
 from msgan.runs import latest_generator, read_config
 from msgan.sampling import generate, latents
 from msgan.streams import SAMPLE_LABELS, stream
-from msgan.visuals import FRAME, heat_strip, make_grid, save_png
+from msgan.visuals import FRAME, MAX_GRID_SIDE, heat_strip, make_grid, save_png
 
 DEFAULT_NUM = 64  # samples drawn when --num is not given (but --digit all draws ten of each digit)
 
@@ -209,6 +209,18 @@ def digit_labels(request: InferRequest, conditional: bool) -> Optional[np.ndarra
     return np.full(num, int(request.digit), dtype=np.int32)
 
 
+def check_memory(num: int, latent_dim: int, sample_shape: tuple[int, ...]) -> None:
+    """Refuse, in one line, a request whose samples would not fit in this machine's memory: the latents, G's
+    float32 outputs (twice, while their batches are joined) and their uint8 pictures are all held at once."""
+    values = int(np.prod(sample_shape))
+    per_sample = 4 * (latent_dim + 2 * values + 1) + values
+    have = available_memory()
+    if have is not None and num * per_sample > have:
+        raise MsganError(f"--num {num} needs about {num * per_sample / 2**30:.1f} GiB of memory for its samples, "
+                         f"and this machine has {have / 2**30:.1f} GiB free: ask for at most "
+                         f"{have // per_sample:,}, and run infer.py again with another --seed for more")
+
+
 def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
     """The folder for the samples: --out, or samples/<checkpoint>-seed<S> inside the run; never a used one."""
     if request.out is not None:
@@ -237,6 +249,7 @@ def infer(request: InferRequest) -> Path:
     ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
     cfg = resolve_architecture(run_root, ckpt, request.model, request.latent_dim, request.latent)
     spec = MODELS[cfg.model]
+    check_memory(request.num, cfg.latent_dim, spec.sample_shape)
     labels = digit_labels(request, spec.conditional)
     out = output_folder(request, ckpt, run_root)
     select_device(request.device)
@@ -263,6 +276,7 @@ def infer_graph(request: InferRequest) -> Path:
         raise MsganError(f"{', '.join(flags)} cannot be used with --mindir: the graph was fixed by export.py and "
                          f"{sidecar_path(mindir).name} describes it; leave out {', '.join(flags)}")
     info = read_graph_info(mindir)
+    check_memory(request.num, info.latent_dim, MODELS[info.model].sample_shape)
     labels = digit_labels(request, info.conditional)
     out = output_folder(request, mindir, mindir.parent.parent)  # RUN/export/FILE.mindir: samples go into RUN
     select_device(request.device)
@@ -282,28 +296,31 @@ def save_samples(request: InferRequest, out: Path, samples: np.ndarray, kind: st
     Digits become uint8 pictures in a grid, one row per digit with --digit all; the toy GAN's four numbers stay
     float32 and are drawn as heat strips.
     """
+    shown = MAX_GRID_SIDE ** 2  # grid.png draws at most this many (with --digit all, a tenth of it per digit)
     if kind == "pattern":
-        grid, singles = heat_strip(samples), [heat_strip(sample[None]) for sample in samples]
+        grid, singles = heat_strip(samples[:shown]), [heat_strip(sample[None]) for sample in samples]
         mean = ", ".join(f"{v:.3f}" for v in samples.mean(axis=0))
         note = f"; mean output [{mean}] (the real pattern is near [1, 0, 1, 0])"
     else:
         samples = to_uint8(samples)
-        tiles, columns = digit_rows(samples, labels) if request.digit == "all" else (
-            samples, int(np.ceil(np.sqrt(len(samples)))))
+        tiles, columns = digit_rows(samples, labels, shown // NUM_CLASSES) if request.digit == "all" else (
+            samples[:shown], int(np.ceil(np.sqrt(min(len(samples), shown)))))
         grid, singles = make_grid(tiles, columns), list(samples)
         note = "" if labels is None else "; labels.npy holds the digit of each"
+    if len(samples) > shown:
+        note += f"; grid.png shows {shown:,} of them" + (" (the first of each digit)" if request.digit == "all" else "")
     write_samples(out, samples, grid, singles if request.png else [], labels)
     return note
 
 
-def digit_rows(samples: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, int]:
-    """(tiles, columns) of a grid with one row per digit: the samples of each digit, then tiles of the frame's
-    colour up to the width of the fullest row."""
-    counts = np.bincount(labels, minlength=NUM_CLASSES)
+def digit_rows(samples: np.ndarray, labels: np.ndarray, most: int = MAX_GRID_SIDE ** 2) -> tuple[np.ndarray, int]:
+    """(tiles, columns) of a grid with one row per digit: the first `most` samples of each digit, then tiles of
+    the frame's colour up to the width of the fullest row."""
+    counts = np.minimum(np.bincount(labels, minlength=NUM_CLASSES), most)
     columns = int(counts.max())
     tiles = np.full((NUM_CLASSES * columns, *samples.shape[1:]), FRAME, dtype=samples.dtype)
     for digit, count in enumerate(counts):
-        tiles[digit * columns:digit * columns + count] = samples[labels == digit]
+        tiles[digit * columns:digit * columns + count] = samples[labels == digit][:count]
     return tiles, columns
 
 

@@ -11,6 +11,9 @@ from PIL import Image
 from msgan.files import atomic_path
 
 FRAME = 40  # the dark grey between the pictures of a grid
+# A grid shows at most 100 x 100 pictures: 3,002 pixels square for digits, well inside Pillow's refusal of
+# pictures over 89 million pixels, and still one file a browser opens.
+MAX_GRID_SIDE = 100
 
 
 def pyplot():

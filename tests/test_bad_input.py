@@ -67,6 +67,9 @@ TRAIN_CASES = {
     "negative D learning rate": (["--lr-d", "-0.1"], ["--lr-d must be a positive number"]),
     "zero n-critic": (["--n-critic", "0"], ["--n-critic must be at least 1"]),
     "moving average of 1": (["--ema", "1"], ["--ema must be a decay in [0, 1)", "0.999"]),
+    "Adam beta1 of 1": (["--beta1", "1"], ["--beta1 must be in [0, 1), such as 0.5, got 1.0"]),
+    "Adam beta2 not a number": (["--beta2", "nan"], ["--beta2 must be in [0, 1), such as 0.999, got nan"]),
+    "grid too large for a picture": (["--grid-size", "1000"], ["--grid-size must be at most 100", "got 1000"]),
     "negative penalty": (["--penalty-weight", "-1"], ["--penalty-weight must be 0 or more"]),
     "class weight not a number": (["--class-weight", "inf"], ["--class-weight must be 0 or more, got inf"]),
     "wgan-gp through CPU convolutions": (["--model", "dcgan", "--loss", "wgan-gp"],
@@ -249,6 +252,9 @@ def test_infer_refuses_bad_requests(tiny_run, tmp_path):
     assert_one_error_line(run_script("infer.py", "--run", str(tiny_run), "--batch-size", "0"),
                           "--batch-size must be at least 1")
     assert_one_error_line(run_script("infer.py", "--run", str(tmp_path / "none")), "does not exist")
+    result = run_script("infer.py", "--run", str(tiny_run), "--num", str(10 ** 12))  # petabytes
+    assert_one_error_line(result, f"--num {10 ** 12} needs about", "GiB of memory", "ask for at most")
+    assert not (tiny_run / "samples").exists()
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "keep.txt").write_text("mine")
     result = run_script("infer.py", "--run", str(tiny_run), "--out", str(tmp_path / "used"))

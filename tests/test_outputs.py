@@ -157,6 +157,16 @@ def test_digit_all_draws_num_digits_one_grid_row_per_digit(ema_cgan_run, tmp_pat
     np.testing.assert_array_equal(grid[2 + 5 * 30:2 + 5 * 30 + 28, 2:30], samples[15])
 
 
+def test_grid_png_draws_at_most_ten_thousand(tiny_run, tmp_path, capsys):
+    line = infer_in_process(capsys, "--run", str(tiny_run), "--num", "10001", "--out", str(tmp_path / "s"))
+    assert "grid.png shows 10,000 of them" in line
+    assert np.load(tmp_path / "s" / "samples.npy").shape == (10001, 28, 28)
+    assert Image.open(tmp_path / "s" / "grid.png").size == (100 * 30 + 2, 100 * 30 + 2)
+    labels = np.repeat(np.arange(10), 3)  # --digit all: the first `most` of each digit, one row each
+    tiles, columns = digit_rows(np.arange(30 * 4, dtype=np.uint8).reshape(30, 2, 2), labels, most=2)
+    assert columns == 2 and (tiles[2:4, 0, 0] == [12, 16]).all()  # digit 1's first two samples, 3 and 4
+
+
 @pytest.mark.parametrize("num", [100, 7])
 def test_digit_all_labels_and_rows(num):
     """100 draws ten rows of ten, as --digit all always did; 7 draws one each of 0-6 and leaves rows 7-9 empty."""
