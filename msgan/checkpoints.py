@@ -78,6 +78,9 @@ def _plain(value):
 def read_checkpoint_extras(path: str | os.PathLike) -> tuple[dict, CheckpointInfo, dict]:
     """Read a checkpoint file into (parameters, info, extras); any damage is one clear MsganError."""
     path = Path(path)
+    if path.is_dir():
+        raise MsganError(f"{path} is a folder, not a checkpoint: pass one of its .ckpt files"
+                         + (", or the run folder with --run" if path.name == "checkpoints" else ""))
     if not path.is_file():
         raise MsganError(f"checkpoint {path} does not exist: pass a .ckpt file from a run's checkpoints/ folder")
     if path.stat().st_size == 0:

@@ -10,6 +10,13 @@ from msgan.errors import MsganError
 from msgan.models import MODELS
 
 
+def choice_in_any_case(key: str) -> Callable[[str], str]:
+    """An argparse type that gives the canonical spelling of one of CHOICES[key] typed in any case ('cpu' is
+    'CPU', 'o2' is 'O2'), and leaves anything else for the usual one-line refusal."""
+    spellings = {choice.lower(): choice for choice in CHOICES[key]}
+    return lambda value: spellings.get(value.lower(), value)
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line, like msgan's own, instead of the usage and a line."""
 
@@ -50,9 +57,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--beta1", type=float, help=f"Adam beta1; default {d.beta1}")
     p.add_argument("--beta2", type=float, help=f"Adam beta2; default {d.beta2}")
     p.add_argument("--seed", type=int, help=f"default {d.seed}")
-    p.add_argument("--device", help="auto (default), CPU, GPU or Ascend")
+    p.add_argument("--device", type=choice_in_any_case("device"), help="auto (default), CPU, GPU or Ascend")
     p.add_argument("--pynative", action="store_true", help="run the step uncompiled (slow; for debugging)")
-    p.add_argument("--amp", help="mixed precision through mindspore.amp: O0 (float32, the default), O1 (float16 "
+    p.add_argument("--amp", type=choice_in_any_case("amp"), help="mixed precision through mindspore.amp: O0 (float32, the default), O1 (float16 "
                                  "Dense and convolution layers) or O2 (float16 but BatchNorm, dynamic loss scaling); see README")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel training over the workers that msrun started: launch with "
@@ -89,7 +96,7 @@ def add_architecture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="architecture, when the run folder has no config.yaml")
     p.add_argument("--latent-dim", type=int, help="latent size, when the run folder has no config.yaml")
     p.add_argument("--latent", help="latent distribution, when the run folder has no config.yaml")
-    p.add_argument("--device", default="auto", help="auto, CPU, GPU or Ascend")
+    p.add_argument("--device", type=choice_in_any_case("device"), default="auto", help="auto, CPU, GPU or Ascend")
 
 
 def infer_parser() -> argparse.ArgumentParser:
@@ -133,7 +140,8 @@ def export_parser() -> argparse.ArgumentParser:
     p, _ = generator_command("export.py", "Export a trained generator as a MINDIR graph (ms.export).",
                              "a run folder; its latest epoch's generator is exported")
     p.add_argument("--format", default="MINDIR", help="MINDIR")
-    p.add_argument("--batch", type=int, default=64, help="the graph's fixed number of latents per call")
+    p.add_argument("--batch-size", "--batch", dest="batch", type=int, default=64,
+                   help="the graph's fixed number of latents per call (--batch: the same)")
     p.add_argument("--out", help="the .mindir file; default: export/<checkpoint>-batch<N>.mindir in the run")
     add_architecture_flags(p)
     return p

@@ -220,6 +220,9 @@ def load_digits(data: str, download: bool = False, limit: Optional[int] = None) 
                 raise MsganError(f"cannot create data folder {root} ({err.strerror}): pass --data with a folder "
                                  "you can write to") from err
             download_mnist(root)
+        elif root.is_file():
+            raise MsganError(f"--data {root} is a file: give the folder that holds it and the other MNIST idx "
+                             f"files (--data {root.parent}), or use --data embedded")
         elif not root.is_dir():
             raise MsganError(f"data folder {root} does not exist: give a folder of MNIST idx files, "
                              "add --download, or use --data embedded")

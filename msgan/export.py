@@ -87,7 +87,7 @@ def export_generator(request: ExportRequest) -> Path:
     if request.format.upper() not in FORMATS:
         raise MsganError(f"--format {request.format}: msgan exports {', '.join(FORMATS)}")
     if request.batch < 1:
-        raise MsganError(f"--batch must be at least 1, got {request.batch}")
+        raise MsganError(f"--batch-size must be at least 1, got {request.batch}")
     ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
     cfg = resolve_architecture(run_root, ckpt, request.model, request.latent_dim, request.latent)
     out = export_path(request, ckpt, run_root)

@@ -68,6 +68,8 @@ def resolve_checkpoint(ckpt: Optional[str], run: Optional[str], raw: bool = Fals
         raise MsganError("give exactly one of --ckpt FILE or --run RUN_FOLDER")
     if run is not None:
         run_root = Path(run).expanduser()
+        if run_root.name == "checkpoints" and (run_root.parent / "config.yaml").is_file():
+            run_root = run_root.parent  # RUN/checkpoints given for RUN
         if not run_root.is_dir():
             raise MsganError(f"run folder {run_root} does not exist: pass a folder under runs/")
         return latest_generator(run_root, raw), run_root

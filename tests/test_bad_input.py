@@ -55,6 +55,8 @@ TRAIN_CASES = {
     "negative batch": (["--batch-size", "-4"], ["--batch-size must be at least 1"]),
     "batch larger than data": (["--limit", "100", "--batch-size", "128"], ["larger than the 100 training images"]),
     "missing data folder": (["--data", "{tmp}/nowhere"], ["does not exist", "--download"]),
+    "data file for its folder": (["--data", "{magic}/train-images-idx3-ubyte"],
+                                 ["is a file: give the folder that holds it", "/magic), or use --data embedded"]),
     "wrong magic": (["--data", "{magic}"], ["not an MNIST idx file"]),
     "truncated gz": (["--data", "{gz}"], ["not a readable gzip file", "download it again"]),
     "wrong image size": (["--data", "{size}"], ["20x20 images, MNIST needs 28x28"]),
@@ -260,6 +262,16 @@ def test_infer_refuses_bad_requests(tiny_run, tmp_path):
     result = run_script("infer.py", "--run", str(tiny_run), "--out", str(tmp_path / "used"))
     assert_one_error_line(result, "already exists and is not empty")
     assert (tmp_path / "used" / "keep.txt").read_text() == "mine"
+
+
+def test_paths_one_level_off(tiny_run, tmp_path, capsys):
+    """RUN/checkpoints given for --run is the run; a folder given for --ckpt is named as a folder."""
+    assert infer_main(["--ckpt", str(tiny_run / "checkpoints"), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {tiny_run / 'checkpoints'} is a folder, not a checkpoint: "
+                                               "pass one of its .ckpt files, or the run folder with --run")
+    assert infer_main(["--run", str(tiny_run / "checkpoints"), "--num", "4", "--out", str(tmp_path / "s"),
+                       "--device", "cpu"]) == 0  # --device in any case
+    assert f"from {tiny_run / 'checkpoints' / 'Generator1_ema.ckpt'}" in capsys.readouterr().out
 
 
 RAW_CASES = {  # --raw picks a run's trained weights: beside any other source it is one line that says what to do

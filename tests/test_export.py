@@ -161,7 +161,8 @@ def test_truncated_mindir_is_one_line(exported_run, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--format", "ONNX"], "--format ONNX: msgan exports MINDIR"),
-    (["--batch", "0"], "--batch must be at least 1"),
+    (["--batch-size", "0"], "--batch-size must be at least 1"),
+    (["--batch", "0"], "--batch-size must be at least 1"),  # the old spelling of the same flag
     (["--out", "graph.onnx"], "must end in .mindir"),
 ])
 def test_bad_export_requests_are_one_line(tiny_run, args, message):

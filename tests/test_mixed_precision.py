@@ -43,11 +43,13 @@ def gentle_float32_run(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.parametrize("level", ["O1", "O2"])
+@pytest.mark.parametrize("level", ["O1", "o2"])  # in either case
 def test_float16_levels_train_on_cpu_and_sample_in_float32(level, gentle_float32_run, tmp_path):
     out = tmp_path / level
     result = run_script("train.py", *GENTLE, "--amp", level, "--out", str(out))
     assert result.returncode == 0, result.stderr
+    level = level.upper()
+    assert f"amp: {level}" in (out / "config.yaml").read_text()
     ours, theirs = losses(out), losses(gentle_float32_run)
     assert np.isfinite(ours).all()
     assert not np.array_equal(ours, theirs)  # float16 products change the numbers...
