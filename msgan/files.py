@@ -27,10 +27,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     except OSError as err:
         raise write_error(path, err) from err
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the permissions open() would
     try:
         yield tmp
-        with open(tmp, "rb") as f:  # read-only: ms.export and save_checkpoint leave their files mode 0400
+        # mkstemp makes 0600, and ms.export and save_checkpoint leave their files 0400 (so that `rm -r` of a run
+        # asked about every checkpoint): give the file the permissions open() would
+        os.chmod(tmp, 0o666 & ~_umask())
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as err:

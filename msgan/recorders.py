@@ -11,7 +11,7 @@ from mindspore import Parameter
 
 from msgan.checkpoints import DISCRIMINATOR, GENERATOR, STATE, checkpoint_info, save_network, save_state
 from msgan.config import TrainConfig
-from msgan.data import to_uint8
+from msgan.data import epoch_order, to_uint8
 from msgan.ema import PREFIX, sampling_batch, standing_plan, standing_statistics
 from msgan.judge import shipped_judge
 from msgan.models import MODELS, NUM_CLASSES
@@ -77,6 +77,16 @@ class RunRecorder:
         """The epoch's sample grid, drawn from the fixed noise by the run's sampler (G's average, when it has one)."""
         labels = grid_labels(self.cfg) if MODELS[self.cfg.model].conditional else None
         return make_grid(to_uint8(generate(self.nets.sampler, self.fixed_z, labels)), columns=self.cfg.grid_size)
+
+    def save_real(self, samples: np.ndarray) -> None:
+        """images/real.png: the first real samples that the first epoch trains on, as many as a sample grid
+        holds, to set beside the generated ones (the tutorial's and the PyTorch lesson's preview)."""
+        first = samples[epoch_order(len(samples), self.cfg.seed, 0)[:self.cfg.grid_size ** 2]]
+        save_png(self.real_picture(first), self.run.real_image)
+
+    def real_picture(self, samples: np.ndarray) -> np.ndarray:
+        """Real samples laid out as the epoch pictures are."""
+        return make_grid(to_uint8(samples), columns=self.cfg.grid_size)
 
     def plot(self) -> None:
         """loss.png, and metrics.png once an epoch was scored."""
@@ -162,7 +172,8 @@ class RunRecorder:
         run, last = self.run, self.cfg.epochs - 1
         kept = f"the newest {self.cfg.keep_last} epochs'" if self.cfg.keep_last else "every epoch's"
         lines = [f"{run.generator_ckpt(last)} (and {kept} Generator/Discriminator checkpoints)",
-                 f"{run.epoch_image(last)} (one picture per epoch in {run.images})",
+                 f"{run.epoch_image(last)} (one picture per epoch in {run.images}; real samples in "
+                 f"{run.real_image.name})",
                  str(run.gif), str(run.loss_png), str(run.losses_csv), str(run.config)]
         best = self.best_row()
         if best is not None:
@@ -189,6 +200,9 @@ class PatternRecorder(RunRecorder):
     def picture(self) -> np.ndarray:
         self.strip.append(generate(self.nets.sampler, self.fixed_z).mean(axis=0))
         return heat_strip(np.array(self.strip), total_rows=self.cfg.epochs)
+
+    def real_picture(self, samples: np.ndarray) -> np.ndarray:
+        return heat_strip(samples)
 
     def plot(self) -> None:
         super().plot()

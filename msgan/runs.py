@@ -37,6 +37,7 @@ class RunFolder:
         self.root = root
         self.checkpoints = root / "checkpoints"
         self.images = root / "images"
+        self.real_image = self.images / "real.png"  # real training samples, as the tutorial previews them
         self.config = root / "config.yaml"
         self.losses_csv = root / "losses.csv"
         self.loss_png = root / "loss.png"

@@ -195,6 +195,8 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
     steps_per_epoch = len(data) // (cfg.batch_size * workers.size)
     recorder = new_recorder(run, cfg, nets, steps_per_epoch, fixed_z)
     recorder.restore(history)
+    if workers.writes and start == Position():
+        recorder.save_real(data.samples)
     facts = {"samples": len(data), "workers": workers.size}  # what a resume must find unchanged
     progress = Progress(steps_per_epoch * cfg.epochs, cfg.epochs, done=start.step)
     at = start

@@ -56,6 +56,7 @@ def test_exported_run_draws_what_its_checkpoint_draws(exported_run):
     run, result = exported_run
     assert result.returncode == 0, result.stderr
     path = run / "export" / "Generator1_ema-batch16.mindir"
+    assert path.stat().st_mode & 0o200  # writable, as ms.export alone does not leave it
     assert f"exported to {path}, described in Generator1_ema-batch16.json" in result.stdout
     assert json.loads(path.with_suffix(".json").read_text()) == {
         "model": "mlp", "latent_dim": 100, "latent": "normal", "batch": 16, "conditional": False, "kind": "digits",

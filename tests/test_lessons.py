@@ -89,6 +89,8 @@ def test_toy1010_learns_the_1010_pattern(toy_run):
     assert np.abs(cell_values(strip, 9) - PATTERN).max() < 0.15
     first = np.asarray(Image.open(toy_run / "images" / "epoch000.png"))
     assert first.shape == strip.shape and (cell_values(first, 9) == 40 / 255).all()  # rows to come are empty
+    real = np.asarray(Image.open(toy_run / "images" / "real.png"))  # real samples: U(.8, 1), U(0, .2), …
+    assert real.shape == (100 * 30 + 2, 4 * 30 + 2) and np.abs(cell_values(real, 99) - PATTERN).max() <= 0.2
     assert Image.open(toy_run / "progress.gif").n_frames == 10
     assert Image.open(toy_run / "outputs.png").size == (800, 400)
 

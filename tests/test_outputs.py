@@ -1,6 +1,7 @@
 """A real tiny train.py run, then infer.py on it: every output there, with the right content; a conditional
 generator's digits and labels, and --raw for a run that keeps G's moving average."""
 import csv
+import os
 import shutil
 
 import numpy as np
@@ -12,6 +13,7 @@ from conftest import run_script
 from msgan.checkpoints import load_generator
 from msgan.cli import infer_main
 from msgan.config import resolve
+from msgan.data import digit_set, epoch_order, load_digits, to_uint8
 from msgan.losses import LOSSES
 from msgan.inference import InferRequest, digit_labels, digit_rows
 from msgan.models import build_discriminator, build_generator
@@ -32,9 +34,13 @@ def test_run_folder_has_every_output(tiny_run):
         "checkpoints/Discriminator0.ckpt", "checkpoints/Discriminator1.ckpt",
         "checkpoints/Generator0.ckpt", "checkpoints/Generator0_ema.ckpt", "checkpoints/Generator1.ckpt",
         "checkpoints/Generator1_ema.ckpt", "checkpoints/Generator_best.ckpt", "checkpoints/resume.ckpt",
-        "config.yaml", "images/epoch000.png", "images/epoch001.png",
+        "config.yaml", "images/epoch000.png", "images/epoch001.png", "images/real.png",
         "loss.png", "losses.csv", "metrics.csv", "metrics.png", "progress.gif",
     ]
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {name: (tiny_run / name).stat().st_mode & 0o777 for name in names}
+    assert modes == dict.fromkeys(names, 0o666 & ~umask)  # as open() makes them: `rm -r` asks nothing
 
 
 def test_checkpoints_load_strictly_with_their_epoch(tiny_run):
@@ -57,6 +63,13 @@ def test_losses_csv_has_every_step(tiny_run):
         assert np.isfinite([float(r["d_real"]), float(r["d_fake"])]).all()
         if probabilities:
             assert 0 < float(r["d_real"]) < 1 and 0 < float(r["d_fake"]) < 1
+
+
+def test_real_png_shows_the_first_samples_the_run_trains_on(tiny_run):
+    samples = digit_set(load_digits("embedded", limit=640)).samples
+    first = epoch_order(640, RECIPE.seed, 0)[:RECIPE.grid_size ** 2]
+    np.testing.assert_array_equal(np.asarray(Image.open(tiny_run / "images" / "real.png")),
+                                  make_grid(to_uint8(samples[first]), RECIPE.grid_size))
 
 
 def test_pictures(tiny_run):

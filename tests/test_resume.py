@@ -221,4 +221,4 @@ def test_nan_stops_the_run_and_the_last_good_epoch_stays_the_latest(tmp_path, mo
         "Discriminator0.ckpt", "Generator0.ckpt", "Generator0_ema.ckpt", "resume.ckpt"]
     assert int(state(out)["msgan_step"]) == 10
     assert (out / "losses.csv").read_text().count("\n") == 1 + 10
-    assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch000.png"]
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch000.png", "real.png"]
