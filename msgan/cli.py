@@ -69,6 +69,14 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, help="score the generator (FID, IS, modes) every N epochs and after "
                                                    f"the last; 0 never; default {d.eval_every}")
     p.add_argument("--eval-samples", type=int, help=f"digits scored each time; default {d.eval_samples}")
+    p.add_argument("--epoch-samples", type=int, help="train each epoch on N samples of the data, drawn anew every "
+                                                      "epoch (the tutorial's num_samples=10000); default: all")
+    p.add_argument("--grid-seed", type=int, help="draw the epoch grid's latents as the tutorial does: "
+                                                 "np.random.seed(N), then np.random.normal (the tutorial's 2323)")
+    p.add_argument("--gif-every", type=int, help=f"progress.gif shows every N-th epoch; default {d.gif_every}")
+    p.add_argument("--gif-fps", type=float, help=f"progress.gif's frames per second; default {d.gif_fps:g}")
+    p.add_argument("--loss-plot", help="loss.png by 'step' (raw and smoothed) or by 'epoch' (each epoch's last "
+                                       f"step, as the tutorial plots it); default {d.loss_plot}")
     p.add_argument("--keep-last", type=int, help=f"keep only the newest N epochs' checkpoints; default {d.keep_last}")
     p.add_argument("--keep-all", dest="keep_last", action="store_const", const=None,
                    help="keep every epoch's checkpoints, as the tutorial does")

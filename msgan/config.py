@@ -30,6 +30,7 @@ CHOICES = {
     "latent": ("normal", "uniform", "constant", "near-constant"),
     "device": ("auto", "CPU", "GPU", "Ascend"),
     "amp": ("O0", "O1", "O2"),
+    "loss_plot": ("step", "epoch"),
 }
 
 
@@ -68,6 +69,13 @@ class TrainConfig:
     keep_last: Optional[int] = 3    # keep the newest N epochs' checkpoints (and the best); None keeps all, as the tutorial does
     eval_every: int = 0             # score the generator every N epochs and after the last (digit models); 0: never
     eval_samples: int = 2000        # digits scored each time (eval.py's default is 10,000)
+    epoch_samples: Optional[int] = None  # each epoch trains on this many samples of the set, drawn anew every
+                                    # epoch, as the tutorial's GeneratorDataset(num_samples=10000); None: all
+    grid_seed: Optional[int] = None  # the grid's latents as the tutorial draws them, np.random.seed(N) then
+                                    # np.random.normal; None: from --seed (msgan.streams.FIXED_NOISE)
+    gif_every: int = 1              # progress.gif shows the picture of every N-th epoch (the tutorial: 5)
+    gif_fps: float = 4.0            # progress.gif's frames per second (the tutorial: 1)
+    loss_plot: str = "step"         # loss.png per step, raw and smoothed, or per epoch (its last step, as the tutorial)
     config: Optional[str] = None    # the recipe file these settings started from
 
     def recipe(self) -> dict[str, Any]:
@@ -160,7 +168,8 @@ def resolve(flags: dict[str, Any]) -> TrainConfig:
 def check_ranges(cfg: TrainConfig) -> None:
     """Refuse impossible numbers before anything is loaded or created."""
     check_values(dataclasses.asdict(cfg), "settings")
-    for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last", "eval_samples", "n_critic"):
+    for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last", "eval_samples", "n_critic",
+                 "epoch_samples", "gif_every"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -169,6 +178,11 @@ def check_ranges(cfg: TrainConfig) -> None:
     if cfg.grid_size > MAX_GRID_SIDE:
         raise MsganError(f"--grid-size must be at most {MAX_GRID_SIDE} (a grid of {MAX_GRID_SIDE}x{MAX_GRID_SIDE} "
                          f"samples), got {cfg.grid_size}")
+    if not (math.isfinite(cfg.gif_fps) and cfg.gif_fps > 0):
+        raise MsganError(f"--gif-fps must be a positive number of frames per second, got {cfg.gif_fps}")
+    if cfg.grid_seed is not None and cfg.latent != "normal":
+        raise MsganError(f"--grid-seed draws the grid's latents as the tutorial does, from a normal distribution: "
+                         f"it cannot go with --latent {cfg.latent}; leave it out")
     for name in ("beta1", "beta2"):
         value = getattr(cfg, name)
         if not 0 <= value < 1:  # also refuses nan

@@ -20,7 +20,8 @@ from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position,
 from msgan.sampling import cycling_labels, generate, latents
 from msgan.step import Networks
 from msgan.streams import EVAL_NOISE, STANDING_STATS
-from msgan.visuals import heat_strip, make_grid, plot_losses, plot_metrics, plot_pattern_outputs, save_gif, save_png
+from msgan.visuals import (heat_strip, make_grid, plot_epoch_losses, plot_losses, plot_metrics, plot_pattern_outputs,
+                           save_gif, save_png)
 
 # Drawing loss.png takes about 0.3 s, and re-encoding progress.gif grows with the epochs (0.1 s at
 # 70), against an epoch of about 1.2 s on the 2-core CPU: redraw both at most this often, after the
@@ -91,7 +92,11 @@ class RunRecorder:
     def plot(self) -> None:
         """loss.png, and metrics.png once an epoch was scored."""
         losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
-        plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, self.cfg.loss.upper())
+        if self.cfg.loss_plot == "epoch":  # each epoch's last step, as the tutorial appends after every epoch
+            ends = losses[self.steps_per_epoch - 1::self.steps_per_epoch]
+            plot_epoch_losses(ends[:, 0], ends[:, 1], self.run.loss_png, self.cfg.loss.upper())
+        else:
+            plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, self.cfg.loss.upper())
         if self.metric_rows:
             plot_metrics(np.array(self.metric_rows, dtype=np.float64), self.run.metrics_png)
 
@@ -113,8 +118,9 @@ class RunRecorder:
             self.redraw(epoch)
 
     def redraw(self, epoch: int) -> None:
-        """progress.gif from the pictures of epochs 0..`epoch`, and the loss plot."""
-        save_gif([self.run.epoch_image(e) for e in range(epoch + 1)], self.run.gif)
+        """progress.gif from the pictures of epochs 0..`epoch` (every --gif-every-th), and the loss plot."""
+        save_gif([self.run.epoch_image(e) for e in range(0, epoch + 1, self.cfg.gif_every)], self.run.gif,
+                 frame_ms=round(1000 / self.cfg.gif_fps))
         self.plot()
         self.last_redraw = time.perf_counter()
 

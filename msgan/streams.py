@@ -27,3 +27,11 @@ CLASSIFIER_ORDER = ()
 def stream(seed: int, *key: int) -> np.random.Generator:
     """The generator of stream `key` (one of the numbers above, then e.g. the epoch) of `seed`."""
     return np.random.default_rng([seed, *key])
+
+
+def tutorial_normal(seed: int, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 normal numbers as the MindSpore GAN tutorial draws its 25 fixed latents, np.random.seed(seed) then
+    np.random.normal(size=shape): NumPy's legacy generator, outside msgan's streams, so that --grid-seed 2323
+    gives the tutorial's own latents. (The tutorial then reorders them with Python's unseeded random.shuffle,
+    which no seed can replay: the same latents, perhaps in another order.)"""
+    return np.random.RandomState(seed).normal(size=shape).astype(np.float32)

@@ -24,13 +24,16 @@ from msgan.runs import Position, RunFolder, create_run_folder, epoch_checkpoints
 from msgan.sampling import latents
 from msgan.step import Networks, build_networks
 from msgan.stopping import StopRequests
-from msgan.streams import FIXED_NOISE, PENALTY_MIX, STEP_NOISE, stream
+from msgan.streams import FIXED_NOISE, PENALTY_MIX, STEP_NOISE, stream, tutorial_normal
 
 
 def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:
     """The digits the run asked for, or the toy GAN's own four-number samples, checked against the
     global batch (--batch-size on each worker)."""
     batch = cfg.batch_size * workers.size
+    if cfg.epoch_samples is not None and cfg.epoch_samples < batch:
+        raise MsganError(f"--epoch-samples {cfg.epoch_samples} is smaller than a batch of {batch}: "
+                         "raise it or lower --batch-size")
     if MODELS[cfg.model].kind == "pattern":
         if cfg.data != TrainConfig.data or cfg.download or cfg.limit is not None:
             raise MsganError(f"'{cfg.model}' makes its own four-number samples: leave out --data, --download and --limit")
@@ -170,16 +173,31 @@ def check_finite(values: list[float], names: tuple[str, ...], run: RunFolder, ep
                      "lower --lr, or change --seed, and start a new run")
 
 
+def epoch_steps(cfg: TrainConfig, samples: int, workers: Workers) -> int:
+    """Full global batches an epoch takes from `samples` items, or from --epoch-samples of them."""
+    return min(samples, cfg.epoch_samples or samples) // (cfg.batch_size * workers.size)
+
+
 def epoch_inputs(cfg: TrainConfig, samples: int, epoch: int, workers: Workers) -> tuple[Tensor, Tensor, Tensor]:
     """The epoch's batches, as rows of sample indices (steps, batch), their noise (steps, batch, latent) and
     the gradient penalty's interpolation weights (steps, batch): this worker's slice of each global batch,
-    so that the workers together train on what one process would with the global batch."""
+    so that the workers together train on what one process would with the global batch. With
+    --epoch-samples N, the first N of the epoch's shuffled order: N samples drawn without replacement, anew
+    each epoch, as GeneratorDataset(shuffle=True, num_samples=N) draws them."""
     batch = cfg.batch_size * workers.size
-    order = batches(samples, batch, cfg.seed, epoch)
+    order = batches(samples, batch, cfg.seed, epoch)[:epoch_steps(cfg, samples, workers)]
     noise = latents(order.size, cfg.latent_dim, cfg.seed, STEP_NOISE, epoch, distribution=cfg.latent)
     noise = noise.reshape(len(order), batch, cfg.latent_dim)
     mix = stream(cfg.seed, PENALTY_MIX, epoch).random(order.shape, dtype=np.float32)
     return tuple(Tensor(np.ascontiguousarray(workers.shard(rows))) for rows in (order.astype(np.int32), noise, mix))
+
+
+def grid_latents(cfg: TrainConfig) -> np.ndarray:
+    """The latents behind every epoch's picture: fixed by the seed, or drawn as the tutorial draws them."""
+    count = cfg.grid_size ** 2
+    if cfg.grid_seed is not None:
+        return tutorial_normal(cfg.grid_seed, (count, cfg.latent_dim))
+    return latents(count, cfg.latent_dim, cfg.seed, FIXED_NOISE, distribution=cfg.latent)
 
 
 def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, start: Position,
@@ -191,8 +209,8 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
     (steps_per_call); a stop request is answered when the current call returns. With several
     workers, they agree on each call's length and on stopping, and only the first one writes.
     """
-    fixed_z = latents(cfg.grid_size ** 2, cfg.latent_dim, cfg.seed, FIXED_NOISE, distribution=cfg.latent)
-    steps_per_epoch = len(data) // (cfg.batch_size * workers.size)
+    fixed_z = grid_latents(cfg)
+    steps_per_epoch = epoch_steps(cfg, len(data), workers)
     recorder = new_recorder(run, cfg, nets, steps_per_epoch, fixed_z)
     recorder.restore(history)
     if workers.writes and start == Position():

@@ -114,6 +114,20 @@ def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, pa
     save_figure(fig, path)
 
 
+def plot_epoch_losses(loss_d: np.ndarray, loss_g: np.ndarray, path: Path, loss_name: str = "BCE") -> None:
+    """D and G loss at the last step of each epoch, by epoch (1-based), as the tutorial plots them."""
+    plt = pyplot()
+    epochs = np.arange(1, len(loss_d) + 1)
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
+    ax.plot(epochs, loss_d, marker="o", color="tab:blue", label="D loss")
+    ax.plot(epochs, loss_g, marker="o", color="tab:orange", label="G loss")
+    ax.set_xlabel("epoch (the loss of its last step)")
+    ax.set_ylabel(f"{loss_name} loss")
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.2)
+    save_figure(fig, path)
+
+
 def plot_metrics(rows: np.ndarray, path: Path) -> None:
     """FID, IS and precision/recall at each evaluated epoch (rows as runs.METRIC_COLUMNS)."""
     plt = pyplot()
