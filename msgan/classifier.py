@@ -88,8 +88,8 @@ def accuracy(net: DigitClassifier, digits: Digits) -> float:
     return float(np.mean(np.argmax(probs, axis=1) == digits.labels))
 
 
-def train_classifier(train: Digits, epochs: int = EPOCHS, seed: int = 0) -> DigitClassifier:
-    """Adam on cross-entropy, shuffled full batches, compiled."""
+def train_classifier(train: Digits, epochs: int = EPOCHS, seed: int = 0, log: bool = False) -> DigitClassifier:
+    """Adam on cross-entropy, shuffled full batches, compiled; with `log`, a line after every epoch."""
     ms.set_seed(seed)
     net = DigitClassifier()
     steps_per_epoch = len(train) // BATCH
@@ -111,10 +111,14 @@ def train_classifier(train: Digits, epochs: int = EPOCHS, seed: int = 0) -> Digi
 
     net.set_train(True)
     labels = train.labels.astype(np.int32)
+    started, last = time.perf_counter(), None
     for epoch in range(epochs):
         shifted = shift(train.images, stream(seed, CLASSIFIER_SHIFT, epoch))
         for index in batches(len(train), BATCH, seed, epoch, CLASSIFIER_ORDER):
-            step(Tensor(to_model_range(shifted[index])), Tensor(labels[index]))
+            last = step(Tensor(to_model_range(shifted[index])), Tensor(labels[index]))
+        if log and last is not None:
+            print(f"epoch {epoch + 1}/{epochs}: loss {float(last.asnumpy()):.4f} (last batch), "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
     return net
 
 
@@ -166,8 +170,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ms.set_context(mode=ms.GRAPH_MODE)
     digits = load_digits(args.data)
     train_idx, held_idx = split(digits.labels, args.seed)
+    print(f"msgan: training the digit classifier on {len(train_idx)} of {len(digits)} digits ({digits.source}) "
+          f"for {args.epochs} epochs; {len(held_idx)} held out", flush=True)
     started = time.perf_counter()
-    net = train_classifier(subset(digits, train_idx), args.epochs, args.seed)
+    net = train_classifier(subset(digits, train_idx), args.epochs, args.seed, log=True)
     held_out = accuracy(net, subset(digits, held_idx))
     info = checkpoint_info(args.epochs - 1, 0, CLASSIFIER, "digit-classifier", recipe_hash="")
     save_network(net, args.out, info, {"held_out_accuracy": np.array(held_out),

@@ -3,6 +3,7 @@ scores beside the real-data floor."""
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -39,6 +40,10 @@ class EvalRequest:
     batch_size: int = 256
 
 
+RANGE_SLACK = 1e-3  # float samples may overshoot [-1, 1] by rounding this much
+FEW_SAMPLES = 1000  # below this, FID reads high and varies from draw to draw (the real floor uses 1,000)
+
+
 def load_samples(path: str) -> np.ndarray:
     """Digits saved as .npy: uint8 (N, 28, 28) as infer.py writes them, or floats in [-1, 1] (N, [1,] 28, 28)."""
     try:
@@ -58,6 +63,13 @@ def load_samples(path: str) -> np.ndarray:
         raise MsganError(f"{path} holds {array.dtype} numbers; eval.py reads uint8 pixels or floats in [-1, 1]")
     if not np.isfinite(array).all():
         raise MsganError(f"{path} holds NaN or infinite values: the generator that made them diverged")
+    low, high = float(array.min()), float(array.max())
+    if low >= 0 and high <= 1:  # a Tanh generator's digits are mostly background, near -1
+        raise MsganError(f"{path} holds floats in [0, 1] (from {low:g} to {high:g}), but eval.py reads floats in "
+                         "[-1, 1], the generator's Tanh range: save them as 2 * x - 1, or as uint8 pixels")
+    if low < -1 - RANGE_SLACK or high > 1 + RANGE_SLACK:
+        raise MsganError(f"{path} holds floats from {low:g} to {high:g}, outside [-1, 1]: save 0-255 pixels as "
+                         "uint8, and a generator's output as it is")
     return to_uint8(array)
 
 
@@ -114,6 +126,10 @@ def evaluate(request: EvalRequest) -> dict[str, Any]:
     judge's accuracy on each held-out digit.
     """
     scored = chosen_digits(request)
+    if len(scored.images) < FEW_SAMPLES:
+        print(f"msgan: warning: {len(scored.images)} digits are few for FID, which reads higher and varies more the "
+              f"fewer there are: compare scores at equal --num, at least {FEW_SAMPLES:,} (10,000 as in the README)",
+              file=sys.stderr, flush=True)
     judge_ = shipped_judge()
     floor = judge_.held_out
     result = {**scored.about, "num": len(scored.images), **judge_.score(scored.images, scored.labels),

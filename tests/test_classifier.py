@@ -106,6 +106,9 @@ def test_the_recorded_command_trains_on_a_data_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     held, trained = map(int, re.search(r"on (\d+) digits \((\d+) trained on", result.stdout).groups())
     assert held + trained == 200 and 30 <= held <= 50  # a fifth of each digit held out
+    lines = result.stdout.splitlines()  # it says what it does, and how each epoch went
+    assert lines[0].startswith(f"msgan: training the digit classifier on {trained} of 200 digits")
+    assert re.fullmatch(r"epoch 1/1: loss \d+\.\d{4} \(last batch\), \d+ s", lines[1]), lines
     net = load_classifier(out)
     _, info, extras = read_checkpoint_extras(out)
     assert info.network == "classifier" and 0 <= extras["held_out_accuracy"] <= 1

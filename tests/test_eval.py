@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from msgan.cli import eval_main
 from conftest import run_script
 from msgan.checkpoints import read_checkpoint, read_checkpoint_extras
 from msgan.classifier import accuracy, subset
@@ -116,6 +117,10 @@ def bad_samples(kind: str, folder: Path) -> Path:
         np.save(path, np.zeros((0, 28, 28), dtype=np.uint8))
     elif kind == "not npy":
         path.write_text("digits")
+    elif kind == "floats in [0, 1]":
+        np.save(path, np.random.default_rng(0).random((10, 28, 28), dtype=np.float32))
+    elif kind == "floats of 0-255":
+        np.save(path, np.full((10, 28, 28), 255.0, dtype=np.float32))
     return path
 
 
@@ -124,7 +129,18 @@ EVAL_CASES = {
     "NaN": ["NaN or infinite"],
     "empty": ["holds no digits"],
     "not npy": ["cannot read", "samples.npy"],
+    "floats in [0, 1]": ["holds floats in [0, 1]", "save them as 2 * x - 1, or as uint8 pixels"],
+    "floats of 0-255": ["holds floats from 255 to 255, outside [-1, 1]", "save 0-255 pixels as uint8"],
 }
+
+
+def test_few_digits_are_scored_with_a_warning(tmp_path, capsys):
+    np.save(tmp_path / "few.npy", np.zeros((100, 28, 28), dtype=np.uint8))
+    assert eval_main(["--samples", str(tmp_path / "few.npy"), "--device", "CPU"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["num"] == 100
+    assert err.strip() == ("msgan: warning: 100 digits are few for FID, which reads higher and varies more the "
+                           "fewer there are: compare scores at equal --num, at least 1,000 (10,000 as in the README)")
 
 
 @pytest.mark.parametrize("case", list(EVAL_CASES))
