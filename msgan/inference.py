@@ -224,15 +224,20 @@ def check_memory(num: int, latent_dim: int, sample_shape: tuple[int, ...]) -> No
 
 
 def output_folder(request: InferRequest, ckpt: Path, run_root: Path) -> Path:
-    """The folder for the samples: --out, or samples/<checkpoint>-seed<S> inside the run; never a used one."""
+    """The folder for the samples: --out, or samples/<checkpoint>-seed<S>-n<N> inside the run, with -2, -3, …
+    added when the same command ran before; never a used one."""
     if request.out is not None:
         out = Path(request.out).expanduser()
-    else:
-        base = run_root if (run_root / "config.yaml").is_file() else Path(".")
-        digit = f"-digit{request.digit}" if request.digit is not None else ""
-        out = base / "samples" / f"{ckpt.stem}-seed{request.seed}-n{request.num}{digit}"
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise MsganError(f"output folder {out} already exists and is not empty: choose another --out")
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise MsganError(f"output folder {out} already exists and is not empty: choose another --out")
+        return out
+    base = run_root if (run_root / "config.yaml").is_file() else Path(".")
+    digit = f"-digit{request.digit}" if request.digit is not None else ""
+    name = f"{ckpt.stem}-seed{request.seed}-n{request.num}{digit}"
+    out, again = base / "samples" / name, 1
+    while out.exists():  # the same request again: a fresh folder beside the first
+        again += 1
+        out = base / "samples" / f"{name}-{again}"
     return out
 
 

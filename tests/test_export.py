@@ -4,7 +4,10 @@ a run's moving average unless --raw."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mindspore as ms
@@ -12,7 +15,7 @@ import numpy as np
 import pytest
 from mindspore import Tensor, nn
 
-from conftest import run_script
+from conftest import REPO, run_script
 from msgan import __version__
 from msgan.checkpoints import GENERATOR, checkpoint_info, save_network
 from msgan.cli import infer_main
@@ -66,6 +69,18 @@ def test_exported_run_draws_what_its_checkpoint_draws(exported_run):
     z = latents(16, cfg.latent_dim, seed=3)
     generator, _ = load_trained_generator(run / "checkpoints" / "Generator1_ema.ckpt", cfg)
     np.testing.assert_array_equal(graph(Tensor(z)).asnumpy(), generate(generator, z))
+
+
+def test_the_zoo_infer_script_takes_a_graph(exported_run, tmp_path):
+    run, _ = exported_run
+    graph = run / "export" / "Generator1_ema-batch16.mindir"
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the script runs `python`
+    result = subprocess.run(["bash", str(REPO / "scripts" / "run_infer.sh"), str(graph), "--num", "4",
+                             "--out", str(tmp_path / "s")], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "PATH": path})
+    assert result.returncode == 0, result.stderr
+    assert f"samples from {graph} ('mlp' graph of batch 16" in result.stdout
+    assert np.load(tmp_path / "s" / "samples.npy").shape == (4, 28, 28)
 
 
 @pytest.mark.parametrize("model", ["cgan", "dcgan"])

@@ -170,6 +170,18 @@ def test_digit_all_draws_num_digits_one_grid_row_per_digit(ema_cgan_run, tmp_pat
     np.testing.assert_array_equal(grid[2 + 5 * 30:2 + 5 * 30 + 28, 2:30], samples[15])
 
 
+def test_the_same_infer_command_twice_writes_a_second_folder(tiny_run, tmp_path, capsys):
+    run = tmp_path / "run"  # the run's settings and one checkpoint, so that samples/ goes into this copy
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(tiny_run / "config.yaml", run)
+    shutil.copy(tiny_run / "checkpoints" / "Generator1.ckpt", run / "checkpoints")
+    for _ in range(2):
+        infer_in_process(capsys, "--ckpt", str(run / "checkpoints" / "Generator1.ckpt"), "--num", "4")
+    first, second = run / "samples" / "Generator1-seed0-n4", run / "samples" / "Generator1-seed0-n4-2"
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [first.name, second.name]
+    assert (first / "samples.npy").read_bytes() == (second / "samples.npy").read_bytes()
+
+
 def test_grid_png_draws_at_most_ten_thousand(tiny_run, tmp_path, capsys):
     line = infer_in_process(capsys, "--run", str(tiny_run), "--num", "10001", "--out", str(tmp_path / "s"))
     assert "grid.png shows 10,000 of them" in line
