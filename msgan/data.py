@@ -150,12 +150,31 @@ def load_idx_folder(root: Path) -> Digits:
 
 
 def download_mnist(root: Path, url: str = TUTORIAL_URL) -> None:
-    """Fetch the tutorial's MNIST_Data.zip and unpack it into `root`, unless the files are already there."""
+    """Fetch the tutorial's MNIST_Data.zip and unpack it into `root`, unless the files are already there. A
+    folder made for the download (with its parents) is removed again when the download fails: a failure leaves nothing."""
+    if root.is_dir():
+        try:
+            find_idx_files(root)
+            return  # never download over data the user already has
+        except MsganError:
+            pass
+    made = [folder for folder in (root, *root.parents) if not folder.exists()]  # the innermost first
     try:
-        find_idx_files(root)
-        return  # never download over data the user already has
+        os.makedirs(root, exist_ok=True)
+    except OSError as err:
+        raise MsganError(f"cannot create data folder {root} ({err.strerror}): pass --data with a folder "
+                         "you can write to") from err
+    try:
+        fetch_and_unpack(root, url)
     except MsganError:
-        pass
+        for folder in made:
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+
+
+def fetch_and_unpack(root: Path, url: str) -> None:
+    """Download `url` beside the data and unpack it into `root`; the archive itself is not kept."""
     print(f"msgan: downloading {url} into {root}", flush=True)
     try:
         fd, archive = tempfile.mkstemp(dir=root, prefix=f"{TMP_PREFIX}MNIST_Data-", suffix=".zip")
@@ -214,11 +233,6 @@ def load_digits(data: str, download: bool = False, limit: Optional[int] = None) 
     else:
         root = Path(data).expanduser()
         if download:
-            try:
-                os.makedirs(root, exist_ok=True)
-            except OSError as err:
-                raise MsganError(f"cannot create data folder {root} ({err.strerror}): pass --data with a folder "
-                                 "you can write to") from err
             download_mnist(root)
         elif root.is_file():
             raise MsganError(f"--data {root} is a file: give the folder that holds it and the other MNIST idx "

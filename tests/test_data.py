@@ -170,4 +170,7 @@ def test_download_never_overwrites_the_users_files(tmp_path):
 def test_download_failure_is_one_clear_error(tmp_path):
     with pytest.raises(MsganError, match="could not download .*unpack MNIST_Data.zip into"):
         download_mnist(tmp_path, (tmp_path / "missing.zip").as_uri())
+    with pytest.raises(MsganError, match="could not download"):  # offline, into a folder it would make
+        download_mnist(tmp_path / "new" / "data", (tmp_path / "missing.zip").as_uri())
+    assert not (tmp_path / "new").exists()  # the failure leaves no empty folder behind
     assert not any(tmp_path.iterdir())
