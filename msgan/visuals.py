@@ -94,6 +94,9 @@ def save_figure(fig, path: Path) -> None:
     pyplot().close(fig)
 
 
+MAX_EPOCH_MARKS = 20  # loss.png marks at most this many epoch boundaries (70 lines hid the curves)
+
+
 def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, path: Path,
                 loss_name: str = "BCE") -> None:
     """D and G loss per step, raw and smoothed, with epoch boundaries marked."""
@@ -105,9 +108,11 @@ def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, pa
         ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.6, antialiased=False)
         ax.plot(steps, smooth(values, window), color=color, linewidth=1.6, label=f"{name} loss (mean of {window} steps)")
     epochs = len(steps) // steps_per_epoch
-    for e in range(1, epochs):
+    every = math.ceil(epochs / MAX_EPOCH_MARKS) if epochs > MAX_EPOCH_MARKS else 1
+    for e in range(every, epochs, every):
         ax.axvline(e * steps_per_epoch, color="grey", linewidth=0.4, alpha=0.4)
-    ax.set_xlabel(f"step ({steps_per_epoch} per epoch, epochs marked)")
+    marked = "epochs marked" if every == 1 else f"every {every} epochs marked"
+    ax.set_xlabel(f"step ({steps_per_epoch} per epoch, {marked})")
     ax.set_ylabel(f"{loss_name} loss")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.2)
@@ -128,14 +133,28 @@ def plot_epoch_losses(loss_d: np.ndarray, loss_g: np.ndarray, path: Path, loss_n
     save_figure(fig, path)
 
 
+def plain_log_labels(value: float, _position: int) -> str:
+    """Tick labels of a log axis as plain numbers (20, 50, 100), on 1, 2 and 5 of each decade only."""
+    leading = value / 10 ** math.floor(math.log10(value)) if value > 0 else 0
+    return f"{value:g}" if round(leading) in (1, 2, 5) else ""
+
+
 def plot_metrics(rows: np.ndarray, path: Path) -> None:
-    """FID, IS and precision/recall at each evaluated epoch (rows as runs.METRIC_COLUMNS)."""
+    """FID, IS, modes and precision/recall at each evaluated epoch (rows as runs.METRIC_COLUMNS), epochs 1-based."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     plt = pyplot()
     epochs = rows[:, 0] + 1
-    fig, (fid, score, pr) = plt.subplots(1, 3, figsize=(10, 3.2), dpi=100, layout="constrained")
+    fig, (fid, score, modes, pr) = plt.subplots(1, 4, figsize=(12, 3.2), dpi=100, layout="constrained")
     fid.plot(epochs, rows[:, 3], marker="o", color="tab:red")
     fid.set_yscale("log")
+    for axis_formatter in (fid.yaxis.set_major_formatter, fid.yaxis.set_minor_formatter):
+        axis_formatter(FuncFormatter(plain_log_labels))
     fid.set_title("FID (lower is better)")
+    modes.plot(epochs, rows[:, 5], marker="o", color="tab:purple")
+    modes.set_ylim(0, 10.5)
+    modes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    modes.set_title("modes (digits drawn, of 10)")
     score.plot(epochs, rows[:, 4], marker="o", color="tab:green")
     score.set_ylim(1, 10)
     score.set_title("IS (at most 10)")
@@ -144,8 +163,9 @@ def plot_metrics(rows: np.ndarray, path: Path) -> None:
     pr.set_ylim(0, 1)
     pr.legend(loc="lower right")
     pr.set_title("precision and recall")
-    for ax in (fid, score, pr):
+    for ax in (fid, score, modes, pr):
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.2)
     save_figure(fig, path)
 

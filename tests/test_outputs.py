@@ -19,7 +19,7 @@ from msgan.inference import InferRequest, digit_labels, digit_rows
 from msgan.models import build_discriminator, build_generator
 from msgan.checkpoints import load_into, read_checkpoint
 from msgan.streams import SAMPLE_LABELS, stream
-from msgan.visuals import FRAME, heat_strip, make_grid
+from msgan.visuals import FRAME, heat_strip, make_grid, plain_log_labels
 
 RECIPE = resolve({})  # the default recipe, which tiny_run trains for 2 epochs on 640 digits
 STEPS_PER_EPOCH = 640 // RECIPE.batch_size
@@ -109,6 +109,10 @@ def test_infer_png_and_ckpt_flag(tiny_run, tmp_path):
     samples = np.load(tmp_path / "p" / "samples.npy")
     for i in range(3):
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "p" / f"sample_{i}.png")), samples[i])
+
+
+def test_metrics_png_labels_its_log_axis_with_plain_numbers():
+    assert [plain_log_labels(v, 0) for v in (20, 30, 50, 100, 700, 2000)] == ["20", "", "50", "100", "", "2000"]
 
 
 def test_heat_strip_draws_one_grey_cell_per_number():
