@@ -169,8 +169,9 @@ def load_generator(net: nn.Cell, path: str | os.PathLike, model: str) -> Checkpo
         raise MsganError(f"{path} holds a '{info.model}' generator, not '{model}': pass --model {info.model}")
     load_into(net, params, str(path))
     if info.version == TUTORIAL:
-        print(f"msgan: {path} was saved by {TUTORIAL}'s code; its weights (named 'optim_ggeneratormodel.…' "
-              f"there) are loaded, all of them, into msgan's '{model}' generator, the same network", flush=True)
+        print(f"msgan: {path} was saved by {TUTORIAL}'s code; its weights (named 'generatormodel.…' there, "
+              f"with or without 'optim_g') are loaded, all of them, into msgan's '{model}' generator, the same "
+              "network", flush=True)
     return info
 
 

@@ -59,8 +59,9 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help=f"default {d.seed}")
     p.add_argument("--device", type=choice_in_any_case("device"), help="auto (default), CPU, GPU or Ascend")
     p.add_argument("--pynative", action="store_true", help="run the step uncompiled (slow; for debugging)")
-    p.add_argument("--amp", type=choice_in_any_case("amp"), help="mixed precision through mindspore.amp: O0 (float32, the default), O1 (float16 "
-                                 "Dense and convolution layers) or O2 (float16 but BatchNorm, dynamic loss scaling); see README")
+    p.add_argument("--amp", type=choice_in_any_case("amp"),
+                   help="mixed precision through mindspore.amp: O0 (float32, the default), O1 (float16 Dense and "
+                        "convolution layers) or O2 (float16 but BatchNorm, dynamic loss scaling); see README")
     p.add_argument("--distribute", action="store_true",
                    help="data-parallel training over the workers that msrun started: launch with "
                         "scripts/run_distribute_train.sh N [flags]; --batch-size is then each worker's batch")

@@ -310,8 +310,9 @@ def save_samples(request: InferRequest, out: Path, samples: np.ndarray, kind: st
         note = f"; mean output [{mean}] (the real pattern is near [1, 0, 1, 0])"
     else:
         samples = to_uint8(samples)
+        first = samples[:shown]
         tiles, columns = digit_rows(samples, labels, shown // NUM_CLASSES) if request.digit == "all" else (
-            samples[:shown], int(np.ceil(np.sqrt(min(len(samples), shown)))))
+            first, int(np.ceil(np.sqrt(len(first)))))
         grid, singles = make_grid(tiles, columns), list(samples)
         note = "" if labels is None else "; labels.npy holds the digit of each"
     if len(samples) > shown:

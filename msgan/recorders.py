@@ -91,12 +91,12 @@ class RunRecorder:
 
     def plot(self) -> None:
         """loss.png, and metrics.png once an epoch was scored."""
-        losses = np.array([row[2:4] for row in self.rows], dtype=np.float64)
+        losses, name = np.array([row[2:4] for row in self.rows], dtype=np.float64), self.cfg.loss.upper()
         if self.cfg.loss_plot == "epoch":  # each epoch's last step, as the tutorial appends after every epoch
             ends = losses[self.steps_per_epoch - 1::self.steps_per_epoch]
-            plot_epoch_losses(ends[:, 0], ends[:, 1], self.run.loss_png, self.cfg.loss.upper())
+            plot_epoch_losses(ends[:, 0], ends[:, 1], self.run.loss_png, name)
         else:
-            plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, self.cfg.loss.upper())
+            plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, name)
         if self.metric_rows:
             plot_metrics(np.array(self.metric_rows, dtype=np.float64), self.run.metrics_png)
 

@@ -113,6 +113,11 @@ def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, pa
         ax.axvline(e * steps_per_epoch, color="grey", linewidth=0.4, alpha=0.4)
     marked = "epochs marked" if every == 1 else f"every {every} epochs marked"
     ax.set_xlabel(f"step ({steps_per_epoch} per epoch, {marked})")
+    finish_loss_plot(fig, ax, path, loss_name)
+
+
+def finish_loss_plot(fig, ax, path: Path, loss_name: str) -> None:
+    """The loss plots' common frame: the loss's name, the legend and a light grid; then the file."""
     ax.set_ylabel(f"{loss_name} loss")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.2)
@@ -127,10 +132,7 @@ def plot_epoch_losses(loss_d: np.ndarray, loss_g: np.ndarray, path: Path, loss_n
     ax.plot(epochs, loss_d, marker="o", color="tab:blue", label="D loss")
     ax.plot(epochs, loss_g, marker="o", color="tab:orange", label="G loss")
     ax.set_xlabel("epoch (the loss of its last step)")
-    ax.set_ylabel(f"{loss_name} loss")
-    ax.legend(loc="upper right")
-    ax.grid(alpha=0.2)
-    save_figure(fig, path)
+    finish_loss_plot(fig, ax, path, loss_name)
 
 
 def plain_log_labels(value: float, _position: int) -> str:
