@@ -5,4 +5,4 @@ import os
 # console for msgan's own lines unless the user asked for more (GLOG_v=1 or 2).
 os.environ.setdefault("GLOG_v", "3")
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

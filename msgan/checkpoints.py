@@ -36,7 +36,8 @@ class CheckpointInfo:
 
     network: str      # "generator", "discriminator" or "state"
     model: str        # registry name, e.g. "mlp"
-    epoch: int        # weights: the epoch just finished; state: the epoch to go on with
+    epoch: int        # weights: the epochs trained, as in the file's name (counted from 1);
+                      # state: the epochs finished, which is the epoch to go on with as the code counts (from 0)
     step: int         # steps done in the whole run
     recipe_hash: str
     version: str
@@ -44,11 +45,13 @@ class CheckpointInfo:
 
 
 def _save(contents: Union[nn.Cell, list], path: str | os.PathLike, info: CheckpointInfo,
-          extras: dict[str, np.ndarray]) -> None:
-    """Write `contents` with `info` and `extras` atomically, with a CRC."""
+          extras: dict[str, Union[np.ndarray, str]]) -> None:
+    """Write `contents` with `info` and `extras` (arrays or strings) atomically, with a CRC."""
     meta = {f"{META_PREFIX}{name}": getattr(info, name) for name in INFO_FIELDS}
+    meta.update({f"{META_PREFIX}{name}": value for name, value in extras.items() if isinstance(value, str)})
     # save_checkpoint silently drops empty arrays; readers treat a missing one as empty
-    meta.update({f"{META_PREFIX}{name}": Tensor(value) for name, value in extras.items() if np.size(value)})
+    meta.update({f"{META_PREFIX}{name}": Tensor(value) for name, value in extras.items()
+                 if not isinstance(value, str) and np.size(value)})
     with atomic_path(path) as tmp, quiet_logging():
         ms.save_checkpoint(contents, tmp, append_dict=meta, crc_check=True)
 
@@ -62,7 +65,7 @@ def save_network(net: nn.Cell, path: str | os.PathLike, info: CheckpointInfo,
 
 
 def save_state(params: list[Parameter], path: str | os.PathLike, info: CheckpointInfo,
-               extras: dict[str, np.ndarray]) -> None:
+               extras: dict[str, Union[np.ndarray, str]]) -> None:
     """Write the resume state: `params` (weights and optimizer state) by name, `info`, and `extras` (history)."""
     _save([{"name": p.name, "data": p} for p in params], path, info, extras)
 
@@ -112,13 +115,14 @@ def read_checkpoint_extras(path: str | os.PathLike) -> tuple[dict, CheckpointInf
 def tutorial_generator(params: dict, path: Path) -> Optional[tuple[dict, CheckpointInfo]]:
     """The parameters of a generator saved by the tutorial's code under msgan's names (generator.model.…),
     with the info msgan would have recorded (its layers are msgan's `mlp` generator's, index for index); None
-    for any other file. The epoch is the one in the tutorial's file name, Generator<E>.ckpt (0 without one)."""
+    for any other file. The epoch is the one of the tutorial's file name, Generator<E>.ckpt, which counts from 0
+    where msgan's names count from 1: its Generator11.ckpt holds 12 epochs (0 without such a name)."""
     matches = {key: TUTORIAL_NAME.fullmatch(key) for key in params}
     if not params or not all(matches.values()):
         return None
     renamed = {f"generator.{match.group(1)}": params[key] for key, match in matches.items()}
     epoch = re.fullmatch(r"Generator(\d+)\.ckpt", path.name)
-    return renamed, CheckpointInfo(network=GENERATOR, model="mlp", epoch=int(epoch.group(1)) if epoch else 0,
+    return renamed, CheckpointInfo(network=GENERATOR, model="mlp", epoch=int(epoch.group(1)) + 1 if epoch else 0,
                                    step=0, recipe_hash="", version=TUTORIAL)
 
 

@@ -175,7 +175,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     started = time.perf_counter()
     net = train_classifier(subset(digits, train_idx), args.epochs, args.seed, log=True)
     held_out = accuracy(net, subset(digits, held_idx))
-    info = checkpoint_info(args.epochs - 1, 0, CLASSIFIER, "digit-classifier", recipe_hash="")
+    info = checkpoint_info(args.epochs, 0, CLASSIFIER, "digit-classifier", recipe_hash="")
     save_network(net, args.out, info, {"held_out_accuracy": np.array(held_out),
                                        **reference_of(net, digits.images[train_idx])})
     print(f"held-out accuracy {held_out:.4f} on {len(held_idx)} digits ({len(train_idx)} trained on, "

@@ -49,6 +49,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--class-weight", type=float, help="weight of the digit classifier's cross-entropy in D's and "
                                                        f"G's losses (models whose D names the digit); default {d.class_weight}")
     p.add_argument("--spectral-norm", action="store_true", help="spectrally normalise D's layers")
+    p.add_argument("--d-alone", action="store_true", help="train D alone, on the real samples against uniform "
+                                                         "noise (the toy lesson's first experiment); G is not trained")
     p.add_argument("--ema", type=float, help="decay of G's moving average, which draws the pictures and the samples "
                                              f"(e.g. 0.999); 0 for none; default {d.ema}")
     p.add_argument("--optimizer", help=f"adam or sgd; default {d.optimizer}")

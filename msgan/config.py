@@ -76,6 +76,8 @@ class TrainConfig:
     gif_every: int = 1              # progress.gif shows the picture of every N-th epoch (the tutorial: 5)
     gif_fps: float = 4.0            # progress.gif's frames per second (the tutorial: 1)
     loss_plot: str = "step"         # loss.png per step, raw and smoothed, or per epoch (its last step, as the tutorial)
+    d_alone: bool = False           # D alone learns the real samples against uniform noise, its fakes being the
+                                    # latents themselves; G is never trained (the toy lesson's first experiment)
     config: Optional[str] = None    # the recipe file these settings started from
 
     def recipe(self) -> dict[str, Any]:
@@ -203,6 +205,10 @@ def check_ranges(cfg: TrainConfig) -> None:
     from msgan.models import MODELS
 
     check_level(cfg.amp, cfg.model)
+    size = math.prod(MODELS[cfg.model].sample_shape)
+    if cfg.d_alone and (cfg.latent != "uniform" or cfg.latent_dim != size):
+        raise MsganError(f"--d-alone shows D uniform noise of a sample's shape as its fakes: pass --latent uniform "
+                         f"--latent-dim {size} (a '{cfg.model}' sample's size), as configs/toy1010-d-alone.yaml does")
     if cfg.loss == "wgan-gp" and MODELS[cfg.model].convolutional:
         raise MsganError(f"--loss wgan-gp differentiates D twice, which '{cfg.model}' cannot (its convolutions have a "
                          "hand-written gradient): use --loss hinge or lsgan, with --spectral-norm to keep D in check")
@@ -215,6 +221,27 @@ def from_dict(values: dict[str, Any]) -> TrainConfig:
 
 # What a resumed run may change: everything else would make it another run.
 RESUME_MAY_CHANGE = ("epochs", "keep_last", "eval_every", "eval_samples", "device", "pynative")
+
+
+def trained_settings(cfg: TrainConfig) -> str:
+    """The settings that make a run what it is, as JSON, for its resume state: all but those a resumed run
+    may change, and two paths that may move: the run folder's and the data's (whose size a resume checks)."""
+    kept = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUME_MAY_CHANGE + ("out", "data")}
+    return json.dumps(kept, sort_keys=True)
+
+
+def check_unedited(cfg: TrainConfig, recorded: str, config_path: Path) -> None:
+    """Refuse a resume whose config.yaml no longer says what the run trained with, naming the first such key.
+
+    A setting that the resume state does not record (one newer than the run) must hold its default."""
+    then, now = json.loads(recorded), json.loads(trained_settings(cfg))
+    defaults = json.loads(trained_settings(TrainConfig()))
+    for key in sorted(now):
+        trained_with = then.get(key, defaults[key])
+        if now[key] != trained_with:
+            raise MsganError(f"{config_path} says {key}: {now[key]!r}, but the run trained with {key}: "
+                             f"{trained_with!r} (its resume state says so): restore that line to resume the run, "
+                             "or start a new run with the new value")
 
 
 def resumed(saved: dict[str, Any], flags: dict[str, Any], run: str) -> TrainConfig:

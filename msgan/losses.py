@@ -74,20 +74,23 @@ def wasserstein_discriminator(real: Tensor, fake: Tensor) -> tuple[Tensor, Tenso
 @dataclass(frozen=True)
 class GanLoss:
     """One loss: D's (real term, fake term) on its scores, G's loss on the fakes' scores, whether the scores
-    are read as probabilities (logged as mean D(x), D(G(z)) after a sigmoid), and whether D's loss adds a
-    gradient penalty (WGAN-GP, see gradient_penalty)."""
+    are read as probabilities (logged as mean D(x), D(G(z)) after a sigmoid), whether D's loss adds a
+    gradient penalty (WGAN-GP, see gradient_penalty), and the raw score above which D counts a sample as
+    real for its accuracy: halfway between the scores its loss asks for real and fake samples."""
 
     discriminator: Terms
     generator: Callable[[Tensor], Tensor]
     probability: bool = False
     penalty: bool = False
+    midpoint: float = 0.0  # sigmoid(0) = 1/2; hinge's targets are ±1; the Wasserstein critic's scores have no
+                           # fixed midpoint, so its accuracy reads their sign only
 
 
 LOSSES: dict[str, GanLoss] = {
     "bce": GanLoss(bce_discriminator, non_saturating_generator, probability=True),
     "saturating": GanLoss(bce_discriminator, saturating_generator, probability=True),
     "mse": GanLoss(mse_discriminator, mse_generator, probability=True),
-    "lsgan": GanLoss(least_squares_discriminator, least_squares_generator),
+    "lsgan": GanLoss(least_squares_discriminator, least_squares_generator, midpoint=0.5),
     "hinge": GanLoss(hinge_discriminator, critic_generator),
     "wgan-gp": GanLoss(wasserstein_discriminator, critic_generator, penalty=True),
 }

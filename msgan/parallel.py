@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import mindspore as ms
@@ -42,6 +43,19 @@ SINGLE = Workers()
 def launched_by_msrun() -> bool:
     """Whether msrun started this process: it sets the scheduler's address and the worker count."""
     return "MS_SCHED_HOST" in os.environ and "MS_WORKER_NUM" in os.environ
+
+
+def tell_launcher(run_root: Path) -> None:
+    """Write the run folder's path where scripts/run_distribute_train.sh asked (MSGAN_RUN_FILE), so that it
+    moves the workers' logs into the run folder once msrun has finished."""
+    path = os.environ.get("MSGAN_RUN_FILE")
+    if path:
+        Path(path).write_text(str(run_root.resolve()), encoding="utf-8")
+
+
+def msrun_worker_count() -> int:
+    """The number of workers msrun started, 0 when it did not start this process."""
+    return int(os.environ["MS_WORKER_NUM"]) if launched_by_msrun() else 0
 
 
 def start_workers(distribute: bool) -> Workers:

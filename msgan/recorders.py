@@ -10,18 +10,19 @@ import numpy as np
 from mindspore import Parameter
 
 from msgan.checkpoints import DISCRIMINATOR, GENERATOR, STATE, checkpoint_info, save_network, save_state
-from msgan.config import TrainConfig
+from msgan.config import TrainConfig, trained_settings
 from msgan.data import epoch_order, to_uint8
 from msgan.ema import PREFIX, sampling_batch, standing_plan, standing_statistics
 from msgan.judge import shipped_judge
+from msgan.losses import LOSSES
 from msgan.models import MODELS, NUM_CLASSES
 from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints,
                         write_csv)
 from msgan.sampling import cycling_labels, generate, latents
 from msgan.step import Networks
 from msgan.streams import EVAL_NOISE, STANDING_STATS
-from msgan.visuals import (heat_strip, make_grid, plot_epoch_losses, plot_losses, plot_metrics, plot_pattern_outputs,
-                           save_gif, save_png)
+from msgan.visuals import (heat_strip, make_grid, plot_discriminator, plot_epoch_losses, plot_losses, plot_metrics,
+                           plot_pattern_outputs, save_gif, save_png)
 
 # Drawing loss.png takes about 0.3 s, and re-encoding progress.gif grows with the epochs (0.1 s at
 # 70), against an epoch of about 1.2 s on the 2-core CPU: redraw both at most this often, after the
@@ -54,12 +55,18 @@ class RunRecorder:
 
     def epoch_summary(self, epoch: int) -> dict[str, float]:
         """The epoch's mean losses and D outputs, and its scores when it was evaluated."""
-        means = np.mean([row[2:6] for row in self.rows[-self.steps_per_epoch:]], axis=0)
-        summary = dict(zip(("loss_d", "loss_g", "D(x)", "D(G(z))"), means.tolist()))
+        loss_d, loss_g, d_real, d_fake, acc_real, acc_fake = np.mean(
+            [row[2:8] for row in self.rows[-self.steps_per_epoch:]], axis=0).tolist()
+        summary = {"loss_d": loss_d, "loss_g": loss_g, "D(x)": d_real, self.fakes(): d_fake,
+                   "D accuracy": (acc_real + acc_fake) / 2}
         if self.metric_rows and self.metric_rows[-1][0] == epoch:
             scores = dict(zip(METRIC_COLUMNS, self.metric_rows[-1]))
             summary.update({"FID": scores["fid"], "IS": scores["is"], "modes": int(scores["modes"])})
         return summary
+
+    def fakes(self) -> str:
+        """What D's output on its fakes is called: D(noise) when D learns alone (--d-alone)."""
+        return "D(noise)" if self.cfg.d_alone else "D(G(z))"
 
     def history(self) -> dict[str, np.ndarray]:
         """What a resumed run needs to continue losses.csv, loss.png and the pictures (float64 holds
@@ -90,26 +97,35 @@ class RunRecorder:
         return make_grid(to_uint8(samples), columns=self.cfg.grid_size)
 
     def plot(self) -> None:
-        """loss.png, and metrics.png once an epoch was scored."""
-        losses, name = np.array([row[2:4] for row in self.rows], dtype=np.float64), self.cfg.loss.upper()
-        if self.cfg.loss_plot == "epoch":  # each epoch's last step, as the tutorial appends after every epoch
-            ends = losses[self.steps_per_epoch - 1::self.steps_per_epoch]
-            plot_epoch_losses(ends[:, 0], ends[:, 1], self.run.loss_png, name)
-        else:
-            plot_losses(losses[:, 0], losses[:, 1], self.steps_per_epoch, self.run.loss_png, name)
+        """loss.png, discriminator.png, and metrics.png once an epoch was scored."""
+        values = np.array([row[2:8] for row in self.rows], dtype=np.float64)
+        self.plot_losses(values[:, 0], None if self.cfg.d_alone else values[:, 1])  # G learns nothing alone
+        loss = LOSSES[self.cfg.loss]
+        plot_discriminator(values[:, 2:], self.steps_per_epoch, self.run.discriminator_png, loss.probability,
+                           0.5 if loss.probability else loss.midpoint, self.fakes())
         if self.metric_rows:
             plot_metrics(np.array(self.metric_rows, dtype=np.float64), self.run.metrics_png)
+
+    def plot_losses(self, loss_d: np.ndarray, loss_g: Optional[np.ndarray], d_label: str = "D") -> None:
+        """loss.png: per step, or each epoch's last step as the tutorial appends after every epoch."""
+        name = self.cfg.loss.upper()
+        if self.cfg.loss_plot == "epoch":
+            ends = slice(self.steps_per_epoch - 1, None, self.steps_per_epoch)
+            plot_epoch_losses(loss_d[ends], loss_g[ends], self.run.loss_png, name, d_label)
+        else:
+            plot_losses(loss_d, loss_g, self.steps_per_epoch, self.run.loss_png, name, d_label)
 
     def save_epoch(self, epoch: int, step: int) -> None:
         """The checkpoints (G, its average and D), the epoch's picture, the GIF and the losses of a finished epoch."""
         cfg, run, nets = self.cfg, self.run, self.nets
         recipe = cfg.recipe_hash()
-        save_network(nets.generator, run.generator_ckpt(epoch), checkpoint_info(epoch, step, GENERATOR, cfg.model, recipe))
+        done = epoch + 1  # a network checkpoint records the epochs it has trained, as its name says
+        save_network(nets.generator, run.generator_ckpt(epoch), checkpoint_info(done, step, GENERATOR, cfg.model, recipe))
         if nets.average is not None:
             self.restandardise()
             self.save_sampler(run.average_ckpt(epoch), epoch, step)
         save_network(nets.discriminator, run.discriminator_ckpt(epoch),
-                     checkpoint_info(epoch, step, DISCRIMINATOR, cfg.model, recipe))
+                     checkpoint_info(done, step, DISCRIMINATOR, cfg.model, recipe))
         save_png(self.picture(), run.epoch_image(epoch))
         write_csv(run.losses_csv, self.rows, self.columns)
         if self.evaluation_due(epoch):
@@ -134,7 +150,7 @@ class RunRecorder:
     def save_sampler(self, path, epoch: int, step: int, extras: Optional[dict] = None) -> None:
         """The sampler's weights as a generator checkpoint that loads strictly into a fresh generator."""
         cfg, average = self.cfg, self.nets.average
-        info = checkpoint_info(epoch, step, GENERATOR, cfg.model, cfg.recipe_hash())
+        info = checkpoint_info(epoch + 1, step, GENERATOR, cfg.model, cfg.recipe_hash())
         extras = {**(extras or {}), **({"ema": np.array(average.decay)} if average is not None else {})}
         save_network(self.nets.sampler, path, info, extras, strip=PREFIX if average is not None else "")
 
@@ -169,6 +185,7 @@ class RunRecorder:
         cfg = self.cfg
         info = checkpoint_info(at.epoch, at.step, STATE, cfg.model, cfg.recipe_hash(), at.batch)
         extras = {name: np.array(value) for name, value in facts.items()}
+        extras["settings"] = trained_settings(cfg)  # so that a resume sees a hand-edited config.yaml
         save_state(parameters, self.run.resume_state, info, {**self.history(), **extras})
         if cfg.keep_last is not None:
             prune_checkpoints(self.run, cfg.keep_last)
@@ -180,11 +197,13 @@ class RunRecorder:
         lines = [f"{run.generator_ckpt(last)} (and {kept} Generator/Discriminator checkpoints)",
                  f"{run.epoch_image(last)} (one picture per epoch in {run.images}; real samples in "
                  f"{run.real_image.name})",
-                 str(run.gif), str(run.loss_png), str(run.losses_csv), str(run.config)]
+                 str(run.gif), str(run.loss_png), f"{run.discriminator_png} (D's outputs and accuracy)",
+                 str(run.losses_csv), str(run.config)]
         best = self.best_row()
         if best is not None:
             lines += [f"{run.metrics_csv} and {run.metrics_png} (FID, IS, modes, precision, recall)",
-                      f"{run.best_generator} (the weights of Generator{best[0]}.ckpt, the lowest FID: {best[FID]:.1f})"]
+                      f"{run.best_generator} (the weights of {run.generator_ckpt(best[0]).name}, the lowest FID: "
+                      f"{best[FID]:.1f})"]
         return lines
 
 
@@ -210,9 +229,15 @@ class PatternRecorder(RunRecorder):
     def real_picture(self, samples: np.ndarray) -> np.ndarray:
         return heat_strip(samples)
 
+    def plot_losses(self, loss_d: np.ndarray, loss_g: Optional[np.ndarray], d_label: str = "D") -> None:
+        """D's loss per call, as the lesson plots it: one call on a real sample, one on a fake, each its own
+        loss, so the mean of the two where the recipe sums them (at the balance, (1/2)² = 0.25)."""
+        per_call = loss_d / 2 if self.cfg.d_loss == "sum" else loss_d
+        super().plot_losses(per_call, loss_g, "D (per call)")
+
     def plot(self) -> None:
         super().plot()
-        plot_pattern_outputs(np.array([row[6:] for row in self.rows]), self.run.outputs_png)
+        plot_pattern_outputs(np.array([row[8:] for row in self.rows]), self.run.outputs_png)
 
     def summary(self) -> list[str]:
         return [*super().summary(), f"{self.run.outputs_png} (G's four outputs at every step)"]

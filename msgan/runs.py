@@ -15,7 +15,9 @@ from msgan.config import TrainConfig
 from msgan.errors import MsganError
 from msgan.files import write_text
 
-LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake")
+# d_real, d_fake: D's mean output on the batch's real and fake samples; acc_real, acc_fake: the shares of them
+# that D classes rightly (the Keras lesson's accuracy), each counted before D's update of the step
+LOSS_COLUMNS = ("epoch", "step", "loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake")
 PATTERN_COLUMNS = ("g_out0", "g_out1", "g_out2", "g_out3")  # the toy GAN's outputs, logged beside its losses
 AVERAGE = "_ema"  # G's moving average beside the trained G: Generator<E>_ema.ckpt
 METRIC_COLUMNS = ("epoch", "step", "num", "fid", "is", "modes", "kl_uniform", "precision", "recall")
@@ -31,7 +33,12 @@ class Position:
 
 
 class RunFolder:
-    """Paths inside one run folder."""
+    """Paths inside one run folder.
+
+    The code counts a run's epochs from 0, as range() does; whatever a person reads counts them from 1: the
+    screen, file names, CSV files and plots. The methods below take the epoch as the code counts it, so
+    generator_ckpt(0) is Generator1.ckpt, the weights after the first epoch.
+    """
 
     def __init__(self, root: Path):
         self.root = root
@@ -41,6 +48,7 @@ class RunFolder:
         self.config = root / "config.yaml"
         self.losses_csv = root / "losses.csv"
         self.loss_png = root / "loss.png"
+        self.discriminator_png = root / "discriminator.png"  # D(x), D(G(z)) and D's accuracies over training
         self.gif = root / "progress.gif"
         self.outputs_png = root / "outputs.png"  # the toy GAN only
         self.resume_state = self.checkpoints / "resume.ckpt"  # what --resume continues from
@@ -49,17 +57,17 @@ class RunFolder:
         self.metrics_png = root / "metrics.png"
 
     def generator_ckpt(self, epoch: int) -> Path:
-        return self.checkpoints / f"Generator{epoch}.ckpt"
+        return self.checkpoints / f"Generator{epoch + 1}.ckpt"
 
     def average_ckpt(self, epoch: int) -> Path:
         """G's moving average after `epoch` (see msgan.ema)."""
-        return self.checkpoints / f"Generator{epoch}{AVERAGE}.ckpt"
+        return self.checkpoints / f"Generator{epoch + 1}{AVERAGE}.ckpt"
 
     def discriminator_ckpt(self, epoch: int) -> Path:
-        return self.checkpoints / f"Discriminator{epoch}.ckpt"
+        return self.checkpoints / f"Discriminator{epoch + 1}.ckpt"
 
     def epoch_image(self, epoch: int) -> Path:
-        return self.images / f"epoch{epoch:03d}.png"
+        return self.images / f"epoch{epoch + 1:03d}.png"
 
 
 def create_run_folder(out: Optional[str], model: str) -> RunFolder:
@@ -109,18 +117,19 @@ def read_config(run_root: Path) -> Optional[dict]:
 
 
 def write_csv(path: Path, rows: list[tuple], columns: tuple[str, ...] = LOSS_COLUMNS) -> None:
-    """Write rows of (epoch, step, then the values named in `columns`) as CSV, atomically."""
+    """Write rows of (epoch, step, then the values named in `columns`) as CSV, atomically; the file counts
+    epochs from 1, as a person reads them (the rows count from 0, as the code does)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
     for epoch, step, *values in rows:
-        writer.writerow([epoch, step, *(f"{v:.6g}" for v in values)])
+        writer.writerow([epoch + 1, step, *(f"{v:.6g}" for v in values)])
     write_text(path, buffer.getvalue())
 
 
 def epoch_checkpoints(run_root: Path, network: str, suffix: str = "") -> dict[int, Path]:
-    """A run's Generator<E>.ckpt (network "Generator") or Discriminator<E>.ckpt files, by epoch; with suffix
-    "_ema", the moving average's Generator<E>_ema.ckpt."""
+    """A run's Generator<E>.ckpt (network "Generator") or Discriminator<E>.ckpt files, by the E of their names;
+    with suffix "_ema", the moving average's Generator<E>_ema.ckpt."""
     found = {}
     for path in (run_root / "checkpoints").glob(f"{network}*{suffix}.ckpt"):
         match = re.fullmatch(rf"{network}(\d+){suffix}\.ckpt", path.name)

@@ -59,7 +59,7 @@ class StepOptions:
     """How the step trains, beyond its networks: the loss, how D's real and fake terms combine ("mean" or
     "sum"), the gradient penalty's weight, the weight of D's digit classifier (a class head's cross-entropy), one
     G update per `n_critic` D updates, the model's inputs and outputs (labels, a class head on D, the toy GAN's
-    tracked outputs), and the workers."""
+    tracked outputs), whether D learns alone against the latents as its fakes (--d-alone), and the workers."""
 
     loss: GanLoss = LOSSES["bce"]
     d_loss: str = "mean"
@@ -69,22 +69,25 @@ class StepOptions:
     conditional: bool = False
     class_head: bool = False
     track_fakes: bool = False
+    d_alone: bool = False
     workers: Workers = SINGLE
 
     @classmethod
     def of(cls, cfg: TrainConfig, workers: Workers = SINGLE) -> "StepOptions":
         spec = MODELS[cfg.model]
         return cls(LOSSES[cfg.loss], cfg.d_loss, cfg.penalty_weight, cfg.class_weight, cfg.n_critic,
-                   spec.conditional, spec.class_head, spec.kind == "pattern", workers)
+                   spec.conditional, spec.class_head, spec.kind == "pattern", cfg.d_alone, workers)
 
 
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
                     options: StepOptions = StepOptions(), average: Optional[GeneratorAverage] = None,
                     compiled: bool = True, scaling: Optional[tuple[LossScaling, LossScaling]] = None) -> StepFn:
-    """Build train_step(real, z, labels, mix, update_g) -> [loss_d, loss_g, D(x), D(G(z))]: D is updated, then G
+    """Build train_step(real, z, labels, mix, update_g) -> [loss_d, loss_g, D(x), D(G(z)), D's accuracy on the real
+    and on the fake samples]: D is updated, then G
     (when `update_g`, which the loop sets on one step in `n_critic`), then G's `average`.
 
-    D(x) and D(G(z)) are the batch means of D's scores, as probabilities for the losses that read them so.
+    D(x) and D(G(z)) are the batch means of D's scores, as probabilities for the losses that read them so; the
+    accuracies are the shares of real samples that D scores above the loss's midpoint and of fakes below it.
     `labels` reach the networks only when they are `conditional`; `mix` holds the gradient penalty's
     interpolation weights; with `track_fakes` the batch mean of G's output follows the four numbers.
     These are Python-level choices, so the graph never holds the branches it does not take.
@@ -109,6 +112,10 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
     def shown(scores):
         return ops.sigmoid(scores).mean() if loss.probability else scores.mean()
 
+    def share_real(scores):
+        """The share of the batch that D calls real."""
+        return (scores > loss.midpoint).astype(ms.float32).mean()
+
     def discriminator_loss(real, fake, labels, mix):
         s_real, c_real = judge(real, labels)
         s_fake, c_fake = judge(fake, labels)
@@ -118,7 +125,8 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
             total = total + o.penalty_weight * gradient_penalty(lambda x: judge(x, labels)[0], real, fake, mix)
         if o.class_head:  # AC-GAN: D also names the digit of every real and every fake sample
             total = total + o.class_weight * (ops.cross_entropy(c_real, labels) + ops.cross_entropy(c_fake, labels))
-        return scale_d(total), (shown(s_real), shown(s_fake), loss.generator(s_fake))
+        seen = (shown(s_real), shown(s_fake), share_real(s_real), 1 - share_real(s_fake))
+        return scale_d(total), (loss.generator(s_fake), ops.stack(seen))
 
     def generator_loss(fake, labels):
         s_fake, c_fake = judge(fake, labels)
@@ -147,15 +155,18 @@ def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimi
         # (PyTorch's DCGAN example reuses its fake batch the same way). Running it twice cost the
         # DCGAN step about a sixth of its time, and updated BatchNorm's running statistics twice.
         fake, pull_back = ms.vjp(make_fakes, z, labels, weights=opt_g.parameters)
-        (loss_d, (d_real, d_fake, loss_g)), grads = grad_d(real, ops.stop_gradient(fake), labels, mix)
+        shown_to_d = z.reshape(real.shape) if o.d_alone else fake  # --d-alone: uniform noise, as the toy lesson's
+        (loss_d, (loss_g, seen)), grads = grad_d(real, ops.stop_gradient(shown_to_d), labels, mix)
         loss_d = unscale_d(loss_d)  # before the update, which may change the loss scale
         update_d(mean_grads_d(grads))
-        if o.n_critic == 1:
+        if o.d_alone:
+            pass  # G is not trained; loss_g is G's loss on D's scores of the noise
+        elif o.n_critic == 1:
             loss_g = generator_update(fake, labels, pull_back)
         elif update_g:
             loss_g = generator_update(fake, labels, pull_back)
         # else: D alone learnt on this step, and loss_g is G's loss on D's scores from before D's update
-        stats = ops.stack([loss_d, loss_g, d_real, d_fake])
+        stats = ops.concat((ops.stack([loss_d, loss_g]), seen))
         return mean_over_workers(ops.concat((stats, fake.mean(0).reshape(-1))) if o.track_fakes else stats)
 
     return ms.jit(train_step) if compiled else train_step
@@ -234,7 +245,7 @@ def build_networks(cfg: TrainConfig, workers: Workers = SINGLE) -> Networks:
     options = StepOptions.of(cfg, workers)
     train_step = make_train_step(generator, discriminator, opt_g, opt_d, options, average, compiled=False,
                                  scaling=scaling)
-    width = 4 + (spec.sample_shape[0] if options.track_fakes else 0)  # the four numbers, and G's mean output
+    width = 6 + (spec.sample_shape[0] if options.track_fakes else 0)  # the six numbers, and G's mean output
     return Networks(generator, discriminator, opt_g, opt_d, average, train_step,
                     make_train_loop(train_step, width, cfg.n_critic, compiled=not cfg.pynative),
                     scaling[0].parameters + scaling[1].parameters)

@@ -10,15 +10,18 @@ import mindspore as ms
 import numpy as np
 from mindspore import Tensor
 
+import msgan
+
 from msgan.checkpoints import STATE, assign_state, read_checkpoint_extras
-from msgan.config import TrainConfig, check_ranges, resumed
+from msgan.config import TrainConfig, check_ranges, check_unedited, resumed
 from msgan.console import Progress, format_seconds
 from msgan.data import TrainingSet, batches, digit_set, load_digits, pattern_set
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import remove_leftovers
 from msgan.models import MODELS
-from msgan.parallel import SINGLE, Workers, agree, launched_by_msrun, start_workers, weights_digest
+from msgan.parallel import (SINGLE, Workers, agree, msrun_worker_count, start_workers, tell_launcher,
+                            weights_digest)
 from msgan.recorders import RunRecorder, new_recorder
 from msgan.runs import Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config, write_csv
 from msgan.sampling import latents
@@ -95,37 +98,61 @@ def resume_target(target: str) -> tuple[RunFolder, Optional[int]]:
                      "pass a folder that train.py made, such as runs/mlp-…")
 
 
-def resume(target: str, flags: dict[str, Any]) -> RunFolder:
-    """Continue a stopped run exactly where its resume state left it; refuse anything that would change the run."""
-    run, epoch = resume_target(target)
+def saved_settings(run: RunFolder, target: str) -> dict[str, Any]:
+    """The settings in a run's config.yaml, refusing a folder that is not a run this msgan can continue."""
     saved = read_config(run.root)
     if saved is None:
         raise MsganError(f"--resume {target}: {run.root} is not a run folder (it has no config.yaml): "
                          "pass a folder that train.py made, such as runs/mlp-…")
-    cfg = resumed(saved, flags, str(run.root))
-    check_ranges(cfg)
+    trained_by = str((saved.get("versions") or {}).get("msgan", ""))
+    if trained_by.startswith("0.1."):
+        raise MsganError(f"{run.root} was trained by msgan {trained_by}, which named its files by epochs counted "
+                         f"from 0, and this msgan {msgan.__version__} cannot continue it: its checkpoints still "
+                         "load in infer.py, eval.py and export.py; to train further, start a new run")
+    return saved
+
+
+def resume_state(run: RunFolder, cfg: TrainConfig, target: str, epoch: Optional[int]) -> tuple[dict, Position, dict]:
+    """The resume state's (parameters, position, history), refusing one that does not continue `cfg`'s run
+    from the checkpoint named (`epoch`, counted from 1, when --resume names one)."""
     if not run.resume_state.is_file():
         raise MsganError(f"{run.root} has no resume state ({run.resume_state.name}): it stopped before the end of "
                          "its first epoch, or an older msgan trained it; start a new run")
     params, info, history = read_checkpoint_extras(run.resume_state)
     at = Position(info.epoch, info.batch, info.step)
-    if info.network != STATE or info.recipe_hash != cfg.recipe_hash():
-        raise MsganError(f"{run.resume_state} does not belong to the settings in {run.config} "
-                         "(was config.yaml edited?): restore the run's config.yaml")
-    if epoch is not None and (at.epoch, at.batch) != (epoch + 1, 0):
+    if info.network != STATE:
+        raise MsganError(f"{run.resume_state} is not a resume state: restore the run's own resume.ckpt")
+    check_unedited(cfg, history["settings"], run.config)
+    if epoch is not None and (at.epoch, at.batch) != (epoch, 0):  # the checkpoint's name counts epochs from 1
         raise MsganError(f"{Path(target).name} is not where the run stopped: its resume state, which alone holds "
                          f"the optimizers, is at step {at.step}; pass --resume {run.root} to continue from there")
     if at.epoch >= cfg.epochs:  # the epoch at.epoch is the next one to train, or the one in progress
         raise MsganError(f"{run.root} has already trained {at.epoch} epochs of {cfg.epochs}: "
                          f"pass --epochs with a larger total to train it further")
-    trained_on = int(history.get("workers", 1))  # resume states of msgan before --distribute: one worker
-    if cfg.distribute and not launched_by_msrun():
+    return params, at, history
+
+
+def check_worker_count(run: RunFolder, cfg: TrainConfig, trained_on: int) -> None:
+    """Refuse to resume on another number of workers, before any worker joins the others: a worker that
+    leaves the group after joining it kept msrun waiting about 35 s, then ended in a C++ traceback."""
+    launched = msrun_worker_count()
+    if cfg.distribute and not launched:
         raise MsganError(f"{run.root} trained on {trained_on} workers: resume it with {resume_command(run, trained_on)}")
+    size = launched if cfg.distribute else 1
+    if size != trained_on:
+        raise MsganError(f"{run.root} trained on {trained_on} worker(s), and this is {size}: a resumed run "
+                         f"keeps its global batch; resume it with {resume_command(run, trained_on)}")
+
+
+def resume(target: str, flags: dict[str, Any]) -> RunFolder:
+    """Continue a stopped run exactly where its resume state left it; refuse anything that would change the run."""
+    run, epoch = resume_target(target)
+    cfg = resumed(saved_settings(run, target), flags, str(run.root))
+    check_ranges(cfg)
+    params, at, history = resume_state(run, cfg, target, epoch)
+    check_worker_count(run, cfg, int(history.get("workers", 1)))
     device = select_device(cfg.device, pynative=cfg.pynative)
     workers = start_workers(cfg.distribute)
-    if workers.size != trained_on:
-        raise MsganError(f"{run.root} trained on {trained_on} worker(s), and this is {workers.size}: a resumed run "
-                         f"keeps its global batch; resume it with {resume_command(run, trained_on)}")
     data = training_set(cfg, workers)
     if len(data) != history.get("samples"):
         raise MsganError(f"the training data now hold {len(data)} samples, but {run.root} trained on "
@@ -213,6 +240,8 @@ def fit(cfg: TrainConfig, run: RunFolder, data: TrainingSet, nets: Networks, sta
     steps_per_epoch = epoch_steps(cfg, len(data), workers)
     recorder = new_recorder(run, cfg, nets, steps_per_epoch, fixed_z)
     recorder.restore(history)
+    if workers.writes:
+        tell_launcher(run.root)
     if workers.writes and start == Position():
         recorder.save_real(data.samples)
     facts = {"samples": len(data), "workers": workers.size}  # what a resume must find unchanged

@@ -97,22 +97,33 @@ def save_figure(fig, path: Path) -> None:
 MAX_EPOCH_MARKS = 20  # loss.png marks at most this many epoch boundaries (70 lines hid the curves)
 
 
-def plot_losses(loss_d: np.ndarray, loss_g: np.ndarray, steps_per_epoch: int, path: Path,
-                loss_name: str = "BCE") -> None:
-    """D and G loss per step, raw and smoothed, with epoch boundaries marked."""
-    plt = pyplot()
-    steps = np.arange(1, len(loss_d) + 1)
-    window = max(1, min(steps_per_epoch, len(steps) // 10 or 1))
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
-    for values, name, color in ((loss_d, "D", "tab:blue"), (loss_g, "G", "tab:orange")):
-        ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.6, antialiased=False)
-        ax.plot(steps, smooth(values, window), color=color, linewidth=1.6, label=f"{name} loss (mean of {window} steps)")
-    epochs = len(steps) // steps_per_epoch
+def smoothing_window(steps: int, steps_per_epoch: int) -> int:
+    """The moving average of the per-step plots: an epoch, or a tenth of a short run."""
+    return max(1, min(steps_per_epoch, steps // 10 or 1))
+
+
+def mark_epochs(ax, steps: int, steps_per_epoch: int) -> None:
+    """Light lines at the epoch boundaries of a per-step plot (at most MAX_EPOCH_MARKS), and the x label."""
+    epochs = steps // steps_per_epoch
     every = math.ceil(epochs / MAX_EPOCH_MARKS) if epochs > MAX_EPOCH_MARKS else 1
     for e in range(every, epochs, every):
         ax.axvline(e * steps_per_epoch, color="grey", linewidth=0.4, alpha=0.4)
     marked = "epochs marked" if every == 1 else f"every {every} epochs marked"
     ax.set_xlabel(f"step ({steps_per_epoch} per epoch, {marked})")
+
+
+def plot_losses(loss_d: np.ndarray, loss_g: Optional[np.ndarray], steps_per_epoch: int, path: Path,
+                loss_name: str = "BCE", d_label: str = "D") -> None:
+    """D and G loss per step, raw and smoothed, with epoch boundaries marked (D's alone without `loss_g`)."""
+    plt = pyplot()
+    steps = np.arange(1, len(loss_d) + 1)
+    window = smoothing_window(len(steps), steps_per_epoch)
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
+    curves = [(loss_d, d_label, "tab:blue")] + ([(loss_g, "G", "tab:orange")] if loss_g is not None else [])
+    for values, name, color in curves:
+        ax.plot(steps, values, color=color, alpha=0.25, linewidth=0.6, antialiased=False)
+        ax.plot(steps, smooth(values, window), color=color, linewidth=1.6, label=f"{name} loss (mean of {window} steps)")
+    mark_epochs(ax, len(steps), steps_per_epoch)
     finish_loss_plot(fig, ax, path, loss_name)
 
 
@@ -124,15 +135,50 @@ def finish_loss_plot(fig, ax, path: Path, loss_name: str) -> None:
     save_figure(fig, path)
 
 
-def plot_epoch_losses(loss_d: np.ndarray, loss_g: np.ndarray, path: Path, loss_name: str = "BCE") -> None:
+def plot_epoch_losses(loss_d: np.ndarray, loss_g: Optional[np.ndarray], path: Path, loss_name: str = "BCE",
+                      d_label: str = "D") -> None:
     """D and G loss at the last step of each epoch, by epoch (1-based), as the tutorial plots them."""
     plt = pyplot()
     epochs = np.arange(1, len(loss_d) + 1)
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
-    ax.plot(epochs, loss_d, marker="o", color="tab:blue", label="D loss")
-    ax.plot(epochs, loss_g, marker="o", color="tab:orange", label="G loss")
+    ax.plot(epochs, loss_d, marker="o", color="tab:blue", label=f"{d_label} loss")
+    if loss_g is not None:
+        ax.plot(epochs, loss_g, marker="o", color="tab:orange", label="G loss")
     ax.set_xlabel("epoch (the loss of its last step)")
     finish_loss_plot(fig, ax, path, loss_name)
+
+
+def plot_discriminator(seen: np.ndarray, steps_per_epoch: int, path: Path, probability: bool,
+                       midpoint: float, fakes: str = "D(G(z))") -> None:
+    """D's mean output on real and on fake samples (D(x), D(G(z))) and its accuracy on each, per step and
+    smoothed, the outputs on the left axis and the accuracies on a twin axis, as the Keras lesson plots them.
+    `seen` holds a row per step: D(x), D(G(z)), real accuracy, fake accuracy; `midpoint` is the output
+    above which D calls a sample real (1/2 for probabilities, where the optimal D settles at the balance);
+    `fakes` names D's output on its fakes."""
+    plt = pyplot()
+    steps = np.arange(1, len(seen) + 1)
+    window = smoothing_window(len(steps), steps_per_epoch)
+    fig, outputs = plt.subplots(figsize=(8, 4), dpi=100, layout="constrained")
+    accuracy = outputs.twinx()
+    lines = []
+    for ax, column, label, color, style in ((outputs, 0, "D(x)", "tab:green", "-"),
+                                            (outputs, 1, fakes, "tab:red", "-"),
+                                            (accuracy, 2, "accuracy on real", "tab:green", ":"),
+                                            (accuracy, 3, "accuracy on fake", "tab:red", ":")):
+        lines += ax.plot(steps, smooth(seen[:, column], window), color=color, linestyle=style, linewidth=1.6,
+                         label=label)
+    outputs.axhline(midpoint, color="grey", linewidth=0.8, linestyle="--")
+    if probability:
+        outputs.set_ylim(0, 1)
+    accuracy.set_ylim(0, 1.02)
+    kind = "probability" if probability else "raw score"
+    outputs.set_ylabel(f"D's mean output ({kind}; dashed: {midpoint:g})")
+    accuracy.set_ylabel("D's accuracy (dotted)")
+    mark_epochs(outputs, len(steps), steps_per_epoch)
+    outputs.set_title(f"the discriminator over training (each line the mean of {window} steps)")
+    outputs.legend(lines, [line.get_label() for line in lines], loc="lower left", ncols=2)
+    outputs.grid(alpha=0.2)
+    save_figure(fig, path)
 
 
 def plain_log_labels(value: float, _position: int) -> str:

@@ -64,8 +64,8 @@ def tiny_run(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def ema_cgan_run(tmp_path_factory) -> Path:
-    """A 2-epoch cgan run on 640 embedded digits that keeps G's moving average (Generator1_ema.ckpt beside
-    Generator1.ckpt), shared by the tests of conditional sampling and of --raw; they never write into it."""
+    """A 2-epoch cgan run on 640 embedded digits that keeps G's moving average (Generator2_ema.ckpt beside
+    Generator2.ckpt), shared by the tests of conditional sampling and of --raw; they never write into it."""
     out = tmp_path_factory.mktemp("runs") / "cgan-ema"
     result = run_script("train.py", "--model", "cgan", "--epochs", "2", "--limit", "640", "--ema", "0.999",
                         "--out", str(out), "--device", "CPU")

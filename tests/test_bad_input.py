@@ -1,5 +1,7 @@
 """Every bad invocation gives exactly one error line that names the fix, a non-zero exit, and loses nothing."""
 import contextlib
+import dataclasses
+import json
 import os
 import resource
 import shutil
@@ -10,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import msgan
 from conftest import idx_bytes, run_script, write_mnist
 from msgan.cli import eval_main, export_main, infer_main
+from msgan.config import TrainConfig, check_unedited, trained_settings
 from msgan.device import is_available
+from msgan.errors import MsganError
 
 
 def snapshot(folder: Path) -> dict:
@@ -150,7 +155,7 @@ def test_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path):
     out = tmp_path / "run"
     result = run_script("train.py", "--epochs", "2", "--limit", "256", "--out", str(out),
                         preexec_fn=limit_file_size)
-    assert_one_error_line(result, f"cannot write {out / 'checkpoints' / 'Generator0.ckpt'}", "free some disk space")
+    assert_one_error_line(result, f"cannot write {out / 'checkpoints' / 'Generator1.ckpt'}", "free some disk space")
     # nothing half-written: only what was complete before the first checkpoint (the settings, the real samples)
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["config.yaml",
                                                                                              "images/real.png"]
@@ -202,9 +207,15 @@ RESUME_DAMAGE_CASES = {
     "no state": (lambda run: (run / "checkpoints/resume.ckpt").unlink(), "", ["has no resume state"]),
     "edited config": (lambda run: (run / "config.yaml").write_text(
         (run / "config.yaml").read_text().replace("latent_dim: 100", "latent_dim: 64")), "",
-        ["does not belong to the settings"]),
-    "an older epoch's checkpoint": (lambda run: None, "checkpoints/Generator0.ckpt",
-                                    ["Generator0.ckpt is not where the run stopped", "--resume"]),
+        ["says latent_dim: 64, but the run trained with latent_dim: 100", "restore that line"]),
+    "edited learning rate": (lambda run: (run / "config.yaml").write_text(
+        (run / "config.yaml").read_text().replace("\nlr: 0.0008", "\nlr: 0.001")), "",
+        ["says lr: 0.001, but the run trained with lr: 0.0008"]),
+    "trained by msgan 0.1": (lambda run: (run / "config.yaml").write_text(
+        (run / "config.yaml").read_text().replace(f"msgan: {msgan.__version__}", "msgan: 0.1.0")), "",
+        ["trained by msgan 0.1.0", "still load in infer.py"]),
+    "an older epoch's checkpoint": (lambda run: None, "checkpoints/Generator1.ckpt",
+                                    ["Generator1.ckpt is not where the run stopped", "--resume"]),
     "not a run folder": (lambda run: None, "images", ["is not a run folder"]),
 }
 
@@ -220,11 +231,11 @@ def test_resume_refuses_damaged_runs(case, tiny_run, tmp_path):
 
 
 def make_bad_checkpoint(kind: str, tiny_run: Path, tmp_path: Path) -> Path:
-    good = tiny_run / "checkpoints" / "Generator1.ckpt"
-    target = tmp_path / "ckpts" / "checkpoints" / "Generator1.ckpt"
+    good = tiny_run / "checkpoints" / "Generator2.ckpt"
+    target = tmp_path / "ckpts" / "checkpoints" / "Generator2.ckpt"
     target.parent.mkdir(parents=True)
     if kind == "discriminator":
-        shutil.copy(tiny_run / "checkpoints" / "Discriminator1.ckpt", target)
+        shutil.copy(tiny_run / "checkpoints" / "Discriminator2.ckpt", target)
     elif kind == "empty":
         target.write_bytes(b"")
     elif kind == "truncated":
@@ -278,7 +289,7 @@ def test_paths_one_level_off(tiny_run, tmp_path, capsys):
                                                "pass one of its .ckpt files, or the run folder with --run")
     assert infer_main(["--run", str(tiny_run / "checkpoints"), "--num", "4", "--out", str(tmp_path / "s"),
                        "--device", "cpu"]) == 0  # --device in any case
-    assert f"from {tiny_run / 'checkpoints' / 'Generator1_ema.ckpt'}" in capsys.readouterr().out
+    assert f"from {tiny_run / 'checkpoints' / 'Generator2_ema.ckpt'}" in capsys.readouterr().out
 
 
 RAW_CASES = {  # --raw picks a run's trained weights: beside any other source it is one line that says what to do
@@ -308,3 +319,13 @@ def test_a_usage_mistake_is_one_line_too(script):
     """argparse's own errors (an unknown flag, a missing source) print one line, not the usage block."""
     for args in (["--no-such-flag"], ["--seed", "seven"]):
         assert_one_error_line(run_script(script, *args), f"see {script} --help")
+
+
+def test_a_setting_newer_than_the_resume_state_must_hold_its_default(tmp_path):
+    """A resume state records the settings its msgan knew; one added since is checked against its default."""
+    cfg = TrainConfig()
+    recorded = json.loads(trained_settings(cfg))
+    del recorded["d_alone"]
+    check_unedited(cfg, json.dumps(recorded), tmp_path / "config.yaml")
+    with pytest.raises(MsganError, match="says d_alone: True, but the run trained with d_alone: False"):
+        check_unedited(dataclasses.replace(cfg, d_alone=True), json.dumps(recorded), tmp_path / "config.yaml")

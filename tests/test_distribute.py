@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import mindspore as ms
 import numpy as np
@@ -35,17 +36,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(logs: str, *args: str) -> tuple[list[str], dict[str, str]]:
+def launch(logs: Optional[str], *args: str, workers: int = WORKERS) -> tuple[list[str], dict[str, str]]:
     """(command, environment) of `bash scripts/run_distribute_train.sh 2 ARGS`, as a user runs it, with this
-    interpreter's msrun first on PATH, a free port, and the workers' logs in `logs`."""
+    interpreter's msrun first on PATH, a free port, and the workers' logs in `logs` (None: in the run folder)."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MSGAN_MASTER_PORT": str(free_port()), "MSGAN_LOG_DIR": logs}
-    return ["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(WORKERS), *args], env
+           "MSGAN_MASTER_PORT": str(free_port())}
+    env.pop("MSGAN_LOG_DIR", None)
+    if logs is not None:
+        env["MSGAN_LOG_DIR"] = logs
+    return ["bash", str(REPO / "scripts" / "run_distribute_train.sh"), str(workers), *args], env
 
 
-def distribute(cwd: Path, logs: str, *args: str) -> subprocess.CompletedProcess:
+def distribute(cwd: Path, logs: Optional[str], *args: str, workers: int = WORKERS) -> subprocess.CompletedProcess:
     """Run the script to its end."""
-    command, env = launch(logs, *args)
+    command, env = launch(logs, *args, workers=workers)
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -63,7 +67,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     """A distributed run of 1 epoch resumed to 2 (no --out: the workers must make one folder between
     them), and one process trained for 2 epochs on the global batch."""
     root = tmp_path_factory.mktemp("distribute")
-    first = distribute(root, "logs1", *RUN, "--batch-size", str(BATCH), "--epochs", "1")
+    first = distribute(root, None, *RUN, "--batch-size", str(BATCH), "--epochs", "1")
     assert first.returncode == 0, first.stdout + first.stderr
     folders = list((root / "runs").iterdir())
     second = distribute(root, "logs2", "--resume", str(folders[0]), "--epochs", "2")
@@ -74,16 +78,27 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     return {"root": root, "distributed": folders[0], "single": root / "single", "output": first.stdout}
 
 
+def run_logs(runs) -> Path:
+    """The workers' logs of the first distributed run, which the script moved into its run folder."""
+    (logs,) = (runs["distributed"] / "msrun_logs").iterdir()
+    return logs
+
+
 def test_the_workers_write_one_run_folder_and_show_worker_0(runs):
     assert [p.name for p in (runs["root"] / "runs").iterdir()] == [runs["distributed"].name]
-    assert sorted(p.name for p in runs["root"].iterdir()) == ["logs1", "logs2", "runs", "single"]
+    assert sorted(p.name for p in runs["root"].iterdir()) == ["logs2", "runs", "single"]  # no msrun_logs/ here
+    assert {"worker_0.log", "worker_1.log", "scheduler.log"} <= {p.name for p in run_logs(runs).iterdir()}
     assert "on 2 CPU workers" in runs["output"] and "a global batch of 2 x 32" in runs["output"]
-    assert "worker 1 of 2 done" not in runs["output"]  # worker 1's log stays in logs1/
+    assert "worker 1 of 2 done" not in runs["output"]  # worker 1's log stays in the logs
+    # MindSpore's own log lines, which worker 0 prints as it exits, stay in its log: the summary ends the output
+    assert re.search(r"^\[(INFO|WARNING|ERROR)\] ", (run_logs(runs) / "worker_0.log").read_text(), re.M)
+    assert not re.search(r"^\[(INFO|WARNING|ERROR)\] ", runs["output"], re.M)
+    assert runs["output"].rstrip().splitlines()[-1].startswith("Sample from it: python infer.py --run ")
 
 
 def test_every_worker_ends_with_the_same_weights(runs):
-    for logs in ("logs1", "logs2"):
-        digests = worker_digests(runs["root"] / logs)
+    for logs in (run_logs(runs), runs["root"] / "logs2"):
+        digests = worker_digests(logs)
         assert len(digests) == WORKERS and len(set(digests)) == 1, digests
 
 
@@ -101,9 +116,9 @@ def test_two_workers_train_what_one_process_trains_on_their_concatenated_batch(r
     about 1e-7 on average. A worker that did not average its gradients (training on its own 32 rows,
     as the model zoo's identity reducer does) is 1e-3 away on average: the bounds below tell them apart.
     """
-    for epoch in (0, 1):  # epoch 1 was trained after the resume
+    for epoch in (1, 2):  # epoch 2 was trained after the resume
         dist, single = weights(runs["distributed"], network, epoch), weights(runs["single"], network, epoch)
-        start = weights(runs["single"], network, 0) if epoch else None
+        start = weights(runs["single"], network, 1) if epoch == 2 else None
         assert dist.keys() == single.keys()
         for name in single:
             gap = np.abs(dist[name] - single[name])
@@ -119,7 +134,7 @@ def test_the_logged_losses_are_those_of_the_global_batch(runs):
             return np.array([[float(v) for v in row] for row in list(csv.reader(f))[1:]])
 
     dist, single = rows(runs["distributed"]), rows(runs["single"])
-    assert dist.shape == single.shape == (8, 6)  # 2 epochs of 4 steps, every step once despite the resume
+    assert dist.shape == single.shape == (8, 8)  # 2 epochs of 4 steps, every step once despite the resume
     np.testing.assert_allclose(dist, single, atol=2e-4)
 
 
@@ -149,6 +164,19 @@ def test_a_distributed_run_resumes_only_on_as_many_workers(runs):
     assert result.returncode != 0
     line = result.stderr.strip()
     assert line.count("\n") == 0 and f"scripts/run_distribute_train.sh 2 --resume {runs['distributed']}" in line
+
+
+def test_resuming_on_another_worker_count_is_one_line_before_the_workers_join(runs, tmp_path):
+    """The count is checked before the workers join each other: one line, and no wait nor C++ traceback."""
+    result = distribute(tmp_path, "logs", "--resume", str(runs["distributed"]), "--epochs", "3", workers=1)
+    assert result.returncode != 0
+    errors = [line for line in result.stdout.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {runs['distributed']} trained on 2 worker(s), and this is 1: a resumed run keeps "
+                      f"its global batch; resume it with scripts/run_distribute_train.sh 2 --resume "
+                      f"{runs['distributed']}"]
+    # msrun's own stderr (its log folder's msrun_stderr.log) reports the failed worker with a traceback of msrun's
+    logs = "".join(path.read_text() for path in (tmp_path / "logs").glob("*.log") if path.name != "msrun_stderr.log")
+    assert "Traceback" not in logs + result.stdout + result.stderr
 
 
 def test_distribute_without_msrun_is_one_line(tmp_path):

@@ -44,7 +44,7 @@ def generator_score(run) -> dict:
 def test_a_run_is_scored_against_the_reference_with_the_real_floor_beside_it(run, generator_score):
     result = generator_score
     assert KEYS <= result.keys() and KEYS <= result["real_floor"].keys()
-    assert result["num"] == 500 and result["model"] == "mlp" and result["epoch"] == 1
+    assert result["num"] == 500 and result["model"] == "mlp" and result["epoch"] == 2
     assert "training split" in result["reference"] and "held-out" in result["real_floor"]["source"]
     assert 0 <= result["modes"] <= 10 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
     # two epochs on 640 digits draw blurry digits: far from the real floor
@@ -94,9 +94,9 @@ def cgan_run(ema_cgan_run, tmp_path_factory) -> Path:
 def test_a_conditional_run_is_scored_per_digit_asked_for_with_its_average_unless_raw(cgan_run, capsys):
     average, raw = (evaluate(EvalRequest(run=str(cgan_run), raw=flag, num=200, seed=1, device="CPU"))
                     for flag in (False, True))
-    assert average["source"] == str(cgan_run / "checkpoints" / "Generator1_ema.ckpt")
+    assert average["source"] == str(cgan_run / "checkpoints" / "Generator2_ema.ckpt")
     assert average["weights"] == "moving-average weights (decay 0.999)"
-    assert raw["source"] == str(cgan_run / "checkpoints" / "Generator1.ckpt") and raw["weights"] == "trained weights"
+    assert raw["source"] == str(cgan_run / "checkpoints" / "Generator2.ckpt") and raw["weights"] == "trained weights"
     assert average["fid"] != raw["fid"]
     for result in (average, raw):
         agreement = result["digit_agreement"]
@@ -166,7 +166,7 @@ def test_eval_every_scores_epochs_and_keeps_the_best_generator(tmp_path):
     assert result.returncode == 0, result.stderr
     with open(out / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2] and {r["num"] for r in rows} == {"500"}
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and {r["num"] for r in rows} == {"500"}
     assert all(0 <= int(r["modes"]) <= 10 and float(r["fid"]) > 0 for r in rows)
     best = min(rows, key=lambda r: float(r["fid"]))
     params, info, extras = read_checkpoint_extras(out / "checkpoints" / "Generator_best.ckpt")

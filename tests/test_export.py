@@ -58,22 +58,22 @@ def test_exported_run_draws_what_its_checkpoint_draws(exported_run):
     """export.py --run takes the run's latest generator: G's moving average, which the default recipe keeps."""
     run, result = exported_run
     assert result.returncode == 0, result.stderr
-    path = run / "export" / "Generator1_ema-batch16.mindir"
+    path = run / "export" / "Generator2_ema-batch16.mindir"
     assert path.stat().st_mode & 0o200  # writable, as ms.export alone does not leave it
-    assert f"exported to {path}, described in Generator1_ema-batch16.json" in result.stdout
+    assert f"exported to {path}, described in Generator2_ema-batch16.json" in result.stdout
     assert json.loads(path.with_suffix(".json").read_text()) == {
         "model": "mlp", "latent_dim": 100, "latent": "normal", "batch": 16, "conditional": False, "kind": "digits",
-        "checkpoint": str(run / "checkpoints" / "Generator1_ema.ckpt"), "epoch": 1, "msgan_version": __version__}
+        "checkpoint": str(run / "checkpoints" / "Generator2_ema.ckpt"), "epoch": 2, "msgan_version": __version__}
     graph = nn.GraphCell(ms.load(str(path)))
     cfg = resolve({"model": "mlp"})
     z = latents(16, cfg.latent_dim, seed=3)
-    generator, _ = load_trained_generator(run / "checkpoints" / "Generator1_ema.ckpt", cfg)
+    generator, _ = load_trained_generator(run / "checkpoints" / "Generator2_ema.ckpt", cfg)
     np.testing.assert_array_equal(graph(Tensor(z)).asnumpy(), generate(generator, z))
 
 
 def test_the_zoo_infer_script_takes_a_graph(exported_run, tmp_path):
     run, _ = exported_run
-    graph = run / "export" / "Generator1_ema-batch16.mindir"
+    graph = run / "export" / "Generator2_ema-batch16.mindir"
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # the script runs `python`
     result = subprocess.run(["bash", str(REPO / "scripts" / "run_infer.sh"), str(graph), "--num", "4",
                              "--out", str(tmp_path / "s")], capture_output=True, text=True, timeout=300,
@@ -102,13 +102,13 @@ def test_conditional_and_convolutional_generators_export_exactly(model, tmp_path
 def test_infer_mindir_writes_what_infer_ckpt_writes(exported_run, tmp_path, monkeypatch, capsys):
     """70 samples from a graph of batch 16: four full calls and one padded; no msgan model is built."""
     run, _ = exported_run
-    graph = run / "export" / "Generator1_ema-batch16.mindir"
+    graph = run / "export" / "Generator2_ema-batch16.mindir"
     monkeypatch.setattr("msgan.inference.build_generator", lambda *args: pytest.fail("--mindir built a model"))
     assert infer_main(["--mindir", str(graph), "--num", "70", "--seed", "5", "--device", "CPU"]) == 0
     monkeypatch.undo()
-    samples = run / "samples" / "Generator1_ema-batch16-seed5-n70"  # inside the run, as for its checkpoints
+    samples = run / "samples" / "Generator2_ema-batch16-seed5-n70"  # inside the run, as for its checkpoints
     assert f"('mlp' graph of batch 16, epoch 1, seed 5) written to {samples}" in capsys.readouterr().out
-    assert infer_main(["--ckpt", str(run / "checkpoints" / "Generator1_ema.ckpt"), "--num", "70", "--seed", "5",
+    assert infer_main(["--ckpt", str(run / "checkpoints" / "Generator2_ema.ckpt"), "--num", "70", "--seed", "5",
                        "--batch-size", "16", "--out", str(tmp_path / "ckpt"), "--device", "CPU"]) == 0
     assert_same_samples(np.load(samples / "samples.npy"), np.load(tmp_path / "ckpt" / "samples.npy"), 16)
     assert (samples / "grid.png").is_file()
@@ -165,7 +165,7 @@ def test_bad_mindir_requests_are_one_line(case, tmp_path, capsys):
 
 def test_truncated_mindir_is_one_line(exported_run, tmp_path):
     """In a fresh process, so that MindSpore's own log lines would show on stderr too."""
-    exported = exported_run[0] / "export" / "Generator1_ema-batch16.mindir"
+    exported = exported_run[0] / "export" / "Generator2_ema-batch16.mindir"
     graph = tmp_path / "g.mindir"
     graph.write_bytes(exported.read_bytes()[:1_000_000])
     shutil.copy(exported.with_suffix(".json"), graph.with_suffix(".json"))
@@ -200,7 +200,7 @@ def test_export_never_overwrites(existing, tiny_run, tmp_path):
 def test_export_takes_the_average_unless_raw_and_its_graph_draws_labels_as_infer_does(ema_cgan_run, tmp_path, capsys):
     """Random digits without --digit, and --digit all --num 25, from the graph as from its checkpoint."""
     checkpoints = ema_cgan_run / "checkpoints"
-    for raw, name in ((False, "Generator1_ema.ckpt"), (True, "Generator1.ckpt")):
+    for raw, name in ((False, "Generator2_ema.ckpt"), (True, "Generator2.ckpt")):
         graph = export_generator(ExportRequest(run=str(ema_cgan_run), raw=raw, batch=8, device="CPU",
                                                out=str(tmp_path / f"{name}.mindir")))
         weights = "trained weights" if raw else "moving-average weights (decay 0.999)"

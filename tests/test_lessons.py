@@ -5,6 +5,10 @@ import yaml
 from PIL import Image
 
 from conftest import run_script
+from msgan import recorders
+from msgan.checkpoints import read_checkpoint
+from msgan.config import resolve
+from msgan.runs import RunFolder
 
 LESSONS = ["mlp-small", "mlp-keras", "cgan", "dcgan"]
 
@@ -25,7 +29,7 @@ def test_lesson_trains_with_its_recipe_and_samples_from_the_run(model, lesson_ru
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["model"] == model and config["config"].endswith(f"configs/{model}.yaml")
     assert config["epochs"] == 1 and config["batch_size"] == 64  # the flags won over the recipe
-    assert (run / "checkpoints" / "Generator0.ckpt").is_file() and (run / "images" / "epoch000.png").is_file()
+    assert (run / "checkpoints" / "Generator1.ckpt").is_file() and (run / "images" / "epoch001.png").is_file()
     extra = ["--digit", "3"] if model == "cgan" else []
     result = run_script("infer.py", "--run", str(run), "--num", "12", "--out", str(tmp_path / "s"), *extra)
     assert result.returncode == 0, result.stderr
@@ -81,13 +85,13 @@ def cell_values(strip: np.ndarray, row: int) -> np.ndarray:
 
 def test_toy1010_learns_the_1010_pattern(toy_run):
     rows = np.loadtxt(toy_run / "losses.csv", delimiter=",", skiprows=1)
-    assert rows.shape == (10_000, 10)  # epoch, step, 4 losses and probabilities, G's 4 outputs
-    assert np.abs(rows[0, 6:] - PATTERN).max() > 0.3  # it starts far from the pattern…
-    assert np.abs(rows[-1, 6:] - PATTERN).max() < 0.15  # …and learns it
-    strip = np.asarray(Image.open(toy_run / "images" / "epoch009.png"))
+    assert rows.shape == (10_000, 12)  # epoch, step, 2 losses, 2 outputs and 2 accuracies of D, G's 4 outputs
+    assert np.abs(rows[0, 8:] - PATTERN).max() > 0.3  # it starts far from the pattern…
+    assert np.abs(rows[-1, 8:] - PATTERN).max() < 0.15  # …and learns it
+    strip = np.asarray(Image.open(toy_run / "images" / "epoch010.png"))
     assert strip.shape == (10 * 30 + 2, 4 * 30 + 2)  # one row every 1,000 steps
     assert np.abs(cell_values(strip, 9) - PATTERN).max() < 0.15
-    first = np.asarray(Image.open(toy_run / "images" / "epoch000.png"))
+    first = np.asarray(Image.open(toy_run / "images" / "epoch001.png"))
     assert first.shape == strip.shape and (cell_values(first, 9) == 40 / 255).all()  # rows to come are empty
     real = np.asarray(Image.open(toy_run / "images" / "real.png"))  # real samples: U(.8, 1), U(0, .2), …
     assert real.shape == (100 * 30 + 2, 4 * 30 + 2) and np.abs(cell_values(real, 99) - PATTERN).max() <= 0.2
@@ -104,3 +108,32 @@ def test_toy1010_samples_from_its_run(toy_run, tmp_path):
     assert "mean output [0.9" in result.stdout
     assert Image.open(tmp_path / "s" / "grid.png").size == (4 * 30 + 2, 5 * 30 + 2)
     assert Image.open(tmp_path / "s" / "sample_4.png").size == (4 * 30 + 2, 32)
+
+
+def test_toy1010_loss_plot_shows_d_per_call(monkeypatch, tmp_path):
+    """The toy's recipe sums D's two calls into one loss; loss.png halves it, as the lesson plots each call."""
+    drawn = {}
+    monkeypatch.setattr(recorders, "plot_losses",
+                        lambda loss_d, loss_g, steps, path, name, d_label: drawn.update(d=loss_d, label=d_label))
+    cfg = resolve({"model": "toy1010"})
+    assert cfg.d_loss == "sum"
+    recorders.PatternRecorder(RunFolder(tmp_path), cfg, None, 2, None).plot_losses(np.array([0.5, 0.4]), None)
+    np.testing.assert_allclose(drawn["d"], [0.25, 0.2])
+    assert drawn["label"] == "D (per call)"
+
+
+def test_d_alone_recipe_teaches_d_the_pattern_against_noise_and_leaves_g_untrained(tmp_path):
+    """The toy lesson's first experiment (configs/toy1010-d-alone.yaml), 3 of its 10 epochs."""
+    out = tmp_path / "d-alone"
+    result = run_script("train.py", "--config", "configs/toy1010-d-alone.yaml", "--epochs", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = np.loadtxt(out / "losses.csv", delimiter=",", skiprows=1)
+    assert abs(rows[:100, 2].mean() / 2 - 0.25) < 0.02  # D's loss per call starts at (1/2)², as in the lesson
+    last = rows[rows[:, 0] == 3]
+    assert (last[:, 6] + last[:, 7]).mean() / 2 > 0.9  # by the third epoch D tells real patterns from noise
+    assert last[:, 4].mean() > last[:, 5].mean()  # and scores them higher
+    first, third = (read_checkpoint(out / "checkpoints" / f"Generator{e}.ckpt")[0] for e in (1, 3))
+    assert all(np.array_equal(first[k].asnumpy(), third[k].asnumpy()) for k in first)  # G never learnt
+    plot = np.asarray(Image.open(out / "discriminator.png").convert("RGB")).reshape(-1, 3)
+    for colour in ((44, 160, 44), (214, 39, 40)):  # D(x) and D(noise) are drawn, in matplotlib's green and red
+        assert (np.abs(plot.astype(int) - colour).sum(1) < 30).sum() > 200

@@ -26,7 +26,7 @@ def test_amp_O0_is_the_float32_step(tiny_run, tmp_path):
     result = run_script("train.py", *TINY, "--amp", "O0", "--out", str(tmp_path / "O0"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "O0" / "losses.csv").read_bytes() == (tiny_run / "losses.csv").read_bytes()
-    for name in ("Generator1.ckpt", "resume.ckpt"):
+    for name in ("Generator2.ckpt", "resume.ckpt"):
         ours = ms.load_checkpoint(str(tmp_path / "O0" / "checkpoints" / name))
         theirs = ms.load_checkpoint(str(tiny_run / "checkpoints" / name))
         assert ours.keys() == theirs.keys()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -14,10 +15,11 @@ from nbclient.exceptions import CellExecutionError
 from conftest import REPO
 
 NOTEBOOK = REPO / "notebooks" / "msgan_quickstart.ipynb"
+LESSONS = REPO / "notebooks" / "lessons.ipynb"
 
 
-def read_notebook() -> nbformat.NotebookNode:
-    return nbformat.read(NOTEBOOK, as_version=4)
+def read_notebook(path: Path = NOTEBOOK) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
 
 
 def parameters_cell(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -48,14 +50,18 @@ def text_of(cell: nbformat.NotebookNode) -> str:
     return "".join(output.get("text", "") for output in cell.get("outputs", []) if output.output_type == "stream")
 
 
-def test_committed_notebook_is_clean():
+@pytest.mark.parametrize("path, parameters", [
+    (NOTEBOOK, {"INSTALL", "EPOCHS", "LIMIT", "DEVICE", "RUN"}),
+    (LESSONS, {"EPOCHS", "TOY_EPOCHS", "LIMIT", "DCGAN_LIMIT", "DEVICE", "RUNS"}),
+], ids=["quickstart", "lessons"])
+def test_committed_notebook_is_clean(path, parameters):
     """No outputs or execution counts in the repository, and plain assignments in the parameters cell."""
-    nb = read_notebook()
+    nb = read_notebook(path)
     nbformat.validate(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
-    assert assigned_names(parameters_cell(nb).source) == {"INSTALL", "EPOCHS", "LIMIT", "DEVICE", "RUN"}
+    assert assigned_names(parameters_cell(nb).source) == parameters
 
 
 def execute(nb: nbformat.NotebookNode, **parameters) -> None:
@@ -65,6 +71,29 @@ def execute(nb: nbformat.NotebookNode, **parameters) -> None:
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
 
 
+def test_lessons_notebook_runs_headless(tmp_path):
+    """Every lesson trains (tiny settings) and shows its pictures; the numbers it prints come from the runs."""
+    nb = read_notebook(LESSONS)
+    runs = tmp_path / "lessons"
+    execute(nb, EPOCHS=1, TOY_EPOCHS=2, LIMIT=640, DCGAN_LIMIT=128, DEVICE="CPU", RUNS=str(runs))
+    assert sorted(p.name for p in runs.iterdir()) == [
+        "keras-dcgan", "keras-mlp", "pytorch-mlp", "theory-bce", "theory-saturating", "toy-d-alone", "toy-gan",
+        "tutorial"]
+    assert image_types(cell_with(nb, '"real.png"')) == ["image/png"] * 2
+    assert image_types(cell_with(nb, 'TUTORIAL / "loss.png"')) == ["image/png"] * 2
+    for text in ('"mlp-small"', '"dcgan"', '"toy1010-d-alone.yaml"'):
+        assert image_types(cell_with(nb, text)) == ["image/png"], text
+    assert image_types(cell_with(nb, '"mlp-keras"')) == ["image/png"]
+    assert "last epoch: D accuracy" in text_of(cell_with(nb, '"mlp-keras"'))
+    assert "D scores real patterns" in text_of(cell_with(nb, '"toy1010-d-alone.yaml"'))
+    assert image_types(cell_with(nb, '"toy1010", "--epochs"')) == ["image/png"] * 2
+    assert "mean output" in text_of(cell_with(nb, '"toy1010", "--epochs"'))
+    theory = text_of(cell_with(nb, "first epoch's mean D(G(z))"))
+    assert theory.count("first epoch's mean D(G(z))") == 2
+    scores = text_of(cell_with(nb, '"eval.py"'))
+    assert scores.count('"fid"') == 2 and scores.count('"modes"') == 2
+
+
 def test_notebook_runs_headless(tmp_path):
     nb = read_notebook()
     base = tmp_path / "nb-run"
@@ -72,15 +101,15 @@ def test_notebook_runs_headless(tmp_path):
     (base / "checkpoints" / "mine.txt").write_text("not the notebook's")  # a folder already there: kept as it is
     execute(nb, INSTALL=False, EPOCHS=2, LIMIT=640, DEVICE="CPU", RUN=str(base))
 
-    assert f"Python: {sys.executable}\n" in text_of(cell_with(nb, "def fresh(")), "the kernel is not this Python"
+    assert f"Python: {sys.executable}\n" in text_of(cell_with(nb, "from msgan.notebook import")), "the kernel is not this Python"
     assert "msgan will run on CPU" in text_of(cell_with(nb, "select_device(DEVICE)"))
     assert [p.name for p in (base / "checkpoints").iterdir()] == ["mine.txt"]
     run = tmp_path / "nb-run-2"
-    for epoch in (0, 1):
+    for epoch in (1, 2):
         for network in ("Generator", "Discriminator"):
             assert (run / "checkpoints" / f"{network}{epoch}.ckpt").stat().st_size > 0
-    assert (run / "samples" / "Generator1_ema-seed1-n64" / "grid.png").is_file()  # G's moving average
-    assert (run / "export" / "Generator1_ema-batch64.mindir").stat().st_size > 0
+    assert (run / "samples" / "Generator2_ema-seed1-n64" / "grid.png").is_file()  # G's moving average
+    assert (run / "export" / "Generator2_ema-batch64.mindir").stat().st_size > 0
 
     assert image_types(cell_with(nb, 'glob("epoch*.png")')) == ["image/png"]
     assert image_types(cell_with(nb, "progress.gif")) == ["image/gif"]
@@ -118,7 +147,7 @@ def test_interrupting_the_kernel_stops_training_as_ctrl_c_does(tmp_path):
 
     try:
         for source in (f"INSTALL = False\nEPOCHS = 500\nLIMIT = 640\nDEVICE = 'CPU'\nRUN = {str(run)!r}\n",
-                       cell_with(nb, "def fresh(").source, cell_with(nb, "select_device(DEVICE)").source):
+                       cell_with(nb, "from msgan.notebook import").source, cell_with(nb, "select_device(DEVICE)").source):
             assert kc.execute_interactive(source, timeout=120, output_hook=lambda msg: None)["content"]["status"] == "ok"
         reply = kc.execute_interactive(cell_with(nb, 'run(sys.executable, "train.py"').source, timeout=120,
                                        output_hook=interrupt_after_first_epoch)

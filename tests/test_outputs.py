@@ -31,10 +31,10 @@ def test_run_folder_has_every_output(tiny_run):
     names = sorted(p.relative_to(tiny_run).as_posix() for p in tiny_run.rglob("*") if p.is_file())
     assert RECIPE.ema > 0 and RECIPE.eval_every > 0
     assert names == [
-        "checkpoints/Discriminator0.ckpt", "checkpoints/Discriminator1.ckpt",
-        "checkpoints/Generator0.ckpt", "checkpoints/Generator0_ema.ckpt", "checkpoints/Generator1.ckpt",
-        "checkpoints/Generator1_ema.ckpt", "checkpoints/Generator_best.ckpt", "checkpoints/resume.ckpt",
-        "config.yaml", "images/epoch000.png", "images/epoch001.png", "images/real.png",
+        "checkpoints/Discriminator1.ckpt", "checkpoints/Discriminator2.ckpt",
+        "checkpoints/Generator1.ckpt", "checkpoints/Generator1_ema.ckpt", "checkpoints/Generator2.ckpt",
+        "checkpoints/Generator2_ema.ckpt", "checkpoints/Generator_best.ckpt", "checkpoints/resume.ckpt",
+        "config.yaml", "discriminator.png", "images/epoch001.png", "images/epoch002.png", "images/real.png",
         "loss.png", "losses.csv", "metrics.csv", "metrics.png", "progress.gif",
     ]
     umask = os.umask(0)
@@ -44,19 +44,19 @@ def test_run_folder_has_every_output(tiny_run):
 
 
 def test_checkpoints_load_strictly_with_their_epoch(tiny_run):
-    info = load_generator(build_generator("mlp", 100), tiny_run / "checkpoints/Generator1.ckpt", "mlp")
-    assert (info.epoch, info.step) == (1, 2 * STEPS_PER_EPOCH)
-    params, info = read_checkpoint(tiny_run / "checkpoints/Discriminator0.ckpt")
+    info = load_generator(build_generator("mlp", 100), tiny_run / "checkpoints/Generator2.ckpt", "mlp")
+    assert (info.epoch, info.step) == (2, 2 * STEPS_PER_EPOCH)
+    params, info = read_checkpoint(tiny_run / "checkpoints/Discriminator1.ckpt")
     load_into(build_discriminator("mlp"), params, "D")
-    assert (info.network, info.epoch) == ("discriminator", 0)
+    assert (info.network, info.epoch) == ("discriminator", 1)
 
 
 def test_losses_csv_has_every_step(tiny_run):
     with open(tiny_run / "losses.csv") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["epoch", "step", "loss_d", "loss_g", "d_real", "d_fake"]
+    assert list(rows[0]) == ["epoch", "step", "loss_d", "loss_g", "d_real", "d_fake", "acc_real", "acc_fake"]
     assert [int(r["step"]) for r in rows] == list(range(1, 2 * STEPS_PER_EPOCH + 1))
-    assert [int(r["epoch"]) for r in rows] == [0] * STEPS_PER_EPOCH + [1] * STEPS_PER_EPOCH
+    assert [int(r["epoch"]) for r in rows] == [1] * STEPS_PER_EPOCH + [2] * STEPS_PER_EPOCH
     probabilities = LOSSES[RECIPE.loss].probability  # else D's mean raw scores
     for r in rows:
         assert float(r["loss_d"]) > 0 and float(r["loss_g"]) > 0
@@ -73,7 +73,7 @@ def test_real_png_shows_the_first_samples_the_run_trains_on(tiny_run):
 
 
 def test_pictures(tiny_run):
-    grid = Image.open(tiny_run / "images/epoch001.png")
+    grid = Image.open(tiny_run / "images/epoch002.png")
     assert grid.size == (10 * 30 + 2, 10 * 30 + 2) and grid.mode == "L"
     gif = Image.open(tiny_run / "progress.gif")
     assert gif.n_frames == 2
@@ -103,7 +103,7 @@ def test_infer_is_deterministic_and_writes_mnist_style_samples(tiny_run, tmp_pat
 
 
 def test_infer_png_and_ckpt_flag(tiny_run, tmp_path):
-    result = run_script("infer.py", "--ckpt", str(tiny_run / "checkpoints/Generator0.ckpt"),
+    result = run_script("infer.py", "--ckpt", str(tiny_run / "checkpoints/Generator1.ckpt"),
                         "--num", "3", "--png", "--out", str(tmp_path / "p"))
     assert result.returncode == 0, result.stderr
     samples = np.load(tmp_path / "p" / "samples.npy")
@@ -132,13 +132,13 @@ def test_a_run_with_a_moving_average_draws_from_it_unless_raw(ema_cgan_run, tmp_
     checkpoints = ema_cgan_run / "checkpoints"
     common = ["--num", "20", "--digit", "4"]
     line = infer_in_process(capsys, "--run", str(ema_cgan_run), *common, "--out", str(tmp_path / "average"))
-    assert f"from {checkpoints / 'Generator1_ema.ckpt'} ('cgan', epoch 1, moving-average weights (decay 0.999)" in line
+    assert f"from {checkpoints / 'Generator2_ema.ckpt'} ('cgan', epoch 2, moving-average weights (decay 0.999)" in line
     line = infer_in_process(capsys, "--run", str(ema_cgan_run), "--raw", *common, "--out", str(tmp_path / "raw"))
-    assert f"from {checkpoints / 'Generator1.ckpt'} ('cgan', epoch 1, trained weights" in line
-    infer_in_process(capsys, "--ckpt", str(checkpoints / "Generator1.ckpt"), *common, "--out", str(tmp_path / "ckpt"))
+    assert f"from {checkpoints / 'Generator2.ckpt'} ('cgan', epoch 2, trained weights" in line
+    infer_in_process(capsys, "--ckpt", str(checkpoints / "Generator2.ckpt"), *common, "--out", str(tmp_path / "ckpt"))
     (tmp_path / "copied").mkdir()  # out of its run folder, with no config.yaml: the checkpoint names its model
-    shutil.copy(checkpoints / "Generator1.ckpt", tmp_path / "copied")
-    loose = tmp_path / "copied" / "Generator1.ckpt"
+    shutil.copy(checkpoints / "Generator2.ckpt", tmp_path / "copied")
+    loose = tmp_path / "copied" / "Generator2.ckpt"
     infer_in_process(capsys, "--ckpt", str(loose), *common, "--out", str(tmp_path / "loose"))
     average, raw, ckpt, loose = (np.load(tmp_path / name / "samples.npy")
                                  for name in ("average", "raw", "ckpt", "loose"))
@@ -178,10 +178,10 @@ def test_the_same_infer_command_twice_writes_a_second_folder(tiny_run, tmp_path,
     run = tmp_path / "run"  # the run's settings and one checkpoint, so that samples/ goes into this copy
     (run / "checkpoints").mkdir(parents=True)
     shutil.copy(tiny_run / "config.yaml", run)
-    shutil.copy(tiny_run / "checkpoints" / "Generator1.ckpt", run / "checkpoints")
+    shutil.copy(tiny_run / "checkpoints" / "Generator2.ckpt", run / "checkpoints")
     for _ in range(2):
-        infer_in_process(capsys, "--ckpt", str(run / "checkpoints" / "Generator1.ckpt"), "--num", "4")
-    first, second = run / "samples" / "Generator1-seed0-n4", run / "samples" / "Generator1-seed0-n4-2"
+        infer_in_process(capsys, "--ckpt", str(run / "checkpoints" / "Generator2.ckpt"), "--num", "4")
+    first, second = run / "samples" / "Generator2-seed0-n4", run / "samples" / "Generator2-seed0-n4-2"
     assert sorted(p.name for p in (run / "samples").iterdir()) == [first.name, second.name]
     assert (first / "samples.npy").read_bytes() == (second / "samples.npy").read_bytes()
 

@@ -30,7 +30,7 @@ def test_each_seed_is_a_run_of_its_own_scored_by_eval(bench):
     assert [r["seed"] for r in results] == [0, 1]
     for r in results:
         # the recipe keeps G's moving average, which eval.py --run scores
-        assert r["source"] == str(out / f"seed{r['seed']}" / "checkpoints" / "Generator0_ema.ckpt")
+        assert r["source"] == str(out / f"seed{r['seed']}" / "checkpoints" / "Generator1_ema.ckpt")
         assert r["num"] == 500 and len(r["digit_agreement"]) == 10 and r["wall_s"] > 0
         assert r["train_command"].endswith(f"--seed {r['seed']} --out {out}/seed{r['seed']} --device CPU "
                                            "--epochs 1 --limit 640")

@@ -87,9 +87,9 @@ def assert_same_run(run: Path, reference: Path, epochs: int = EPOCHS) -> None:
     for name in ("losses.csv", "metrics.csv"):
         if (reference / name).exists():
             assert (run / name).read_text() == (reference / name).read_text()
-    for name in (f"Generator{epochs - 1}.ckpt", f"Discriminator{epochs - 1}.ckpt"):
+    for name in (f"Generator{epochs}.ckpt", f"Discriminator{epochs}.ckpt"):
         assert ms.load_checkpoint(str(run / "checkpoints" / name)).keys()  # readable, CRC checked
-    average = f"checkpoints/Generator{epochs - 1}_ema.ckpt"  # with its re-estimated BatchNorm statistics
+    average = f"checkpoints/Generator{epochs}_ema.ckpt"  # with its re-estimated BatchNorm statistics
     if (reference / average).exists():
         got, want = ms.load_checkpoint(str(run / average)), ms.load_checkpoint(str(reference / average))
         assert got.keys() == want.keys()
@@ -137,7 +137,7 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> Non
 def test_a_stop_request_saves_and_prints_the_resume_command(signum, reference, tmp_path):
     out = tmp_path / "C"
     process = start_training(out)
-    wait_for(out / "checkpoints" / "Generator0.ckpt", process)
+    wait_for(out / "checkpoints" / "Generator1.ckpt", process)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode != 0
@@ -153,15 +153,15 @@ def test_a_stop_request_saves_and_prints_the_resume_command(signum, reference, t
 def test_sigkill_at_any_moment_leaves_a_resumable_run(reference, tmp_path):
     out = tmp_path / "K"
     process = start_training(out, "--keep-last", "2")
-    wait_for(out / "checkpoints" / "Generator1.ckpt", process)  # killed while epoch 2's files are written
+    wait_for(out / "checkpoints" / "Generator2.ckpt", process)  # killed while epoch 2's files are written
     process.kill()
     process.wait()
     result = run_script("train.py", "--resume", str(out))
     assert result.returncode == 0, result.stderr
     assert_same_run(out, reference)
     kept = sorted(p.name for p in (out / "checkpoints").iterdir())
-    assert kept == ["Discriminator2.ckpt", "Discriminator3.ckpt", "Generator2.ckpt", "Generator2_ema.ckpt",
-                    "Generator3.ckpt", "Generator3_ema.ckpt", "resume.ckpt"]
+    assert kept == ["Discriminator3.ckpt", "Discriminator4.ckpt", "Generator3.ckpt", "Generator3_ema.ckpt",
+                    "Generator4.ckpt", "Generator4_ema.ckpt", "resume.ckpt"]
 
 
 def with_calls_of_three(monkeypatch, change: Callable[[int, int, np.ndarray], np.ndarray]) -> None:
@@ -215,10 +215,10 @@ def test_nan_stops_the_run_and_the_last_good_epoch_stays_the_latest(tmp_path, mo
     out = tmp_path / "N"
     flags = {"limit": 640, "batch_size": 64, "device": "CPU", "eval_every": 0, "epochs": EPOCHS, "out": str(out)}
     with_calls_of_three(monkeypatch, diverge)
-    with pytest.raises(MsganError, match=r"loss_d became nan at epoch 2, step 15.*Generator0.ckpt .* stay the latest"):
+    with pytest.raises(MsganError, match=r"loss_d became nan at epoch 2, step 15.*Generator1.ckpt .* stay the latest"):
         train(resolve(flags))
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
-        "Discriminator0.ckpt", "Generator0.ckpt", "Generator0_ema.ckpt", "resume.ckpt"]
+        "Discriminator1.ckpt", "Generator1.ckpt", "Generator1_ema.ckpt", "resume.ckpt"]
     assert int(state(out)["msgan_step"]) == 10
     assert (out / "losses.csv").read_text().count("\n") == 1 + 10
-    assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch000.png", "real.png"]
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["epoch001.png", "real.png"]

@@ -46,11 +46,44 @@ def test_compiled_step_updates_both_networks_and_reports_probabilities():
     g, d, opt_g, opt_d = setup()
     before_g, before_d = weights(g), weights(d)
     out = make_train_step(g, d, opt_g, opt_d, compiled=True)(*batch()).asnumpy()
-    assert out.shape == (4,) and np.isfinite(out).all()
-    loss_d, loss_g, d_real, d_fake = out
-    assert 0 < d_real < 1 and 0 < d_fake < 1
+    assert out.shape == (6,) and np.isfinite(out).all()
+    loss_d, loss_g, d_real, d_fake, acc_real, acc_fake = out
+    assert 0 < d_real < 1 and 0 < d_fake < 1 and 0 <= acc_real <= 1 and 0 <= acc_fake <= 1
     assert loss_d > 0 and loss_g > 0
     assert all(not np.array_equal(before_g[k], v) for k, v in weights(g).items())
+    assert all(not np.array_equal(before_d[k], v) for k, v in weights(d).items())
+
+
+@pytest.mark.parametrize("loss", ["bce", "lsgan"])
+def test_the_step_reports_d_outputs_and_accuracies_from_d_before_its_update(loss):
+    """D(x), D(G(z)) and the shares of real samples D calls real and of fakes it calls fake, read from D's
+    scores before its update: above the loss's midpoint is 'real' (logit 0 for BCE, 0.5 for least squares)."""
+    g, d, opt_g, opt_d = setup()
+    real, z, *rest = batch()
+    g.set_train(True)  # as the step runs G: BatchNorm by batch statistics
+    s_real, s_fake = d(real).asnumpy().ravel(), d(g(z)).asnumpy().ravel()
+    midpoint, shown = LOSSES[loss].midpoint, (lambda s: 1 / (1 + np.exp(-s))) if loss == "bce" else (lambda s: s)
+    step = make_train_step(g, d, opt_g, opt_d, StepOptions(LOSSES[loss]))
+    out = step(real, z, *rest).asnumpy()
+    np.testing.assert_allclose(out[2:4], [shown(s_real).mean(), shown(s_fake).mean()], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out[4:], [(s_real > midpoint).mean(), (s_fake < midpoint).mean()], atol=1e-6)
+    # a fresh D scores near 0: BCE's midpoint splits the batches, least squares' 0.5 calls every sample fake
+    assert (0 < out[4] < 1 and 0 < out[5] < 1) if loss == "bce" else (out[4], out[5]) == (0, 1)
+
+
+def test_d_alone_trains_d_on_the_latents_as_its_fakes_and_leaves_g_alone():
+    """--d-alone, the toy lesson's first experiment: D's fakes are the uniform latents, G never changes."""
+    ms.set_seed(5)
+    g, d = build_generator("toy1010", 4), build_discriminator("toy1010")
+    cfg = TrainConfig(model="toy1010", latent_dim=4, latent="uniform", d_alone=True, optimizer="sgd", lr=0.5,
+                      loss="mse", d_loss="sum")
+    step = make_train_step(g, d, *make_optimizers(g, d, cfg), StepOptions.of(cfg))
+    real, noise = Tensor(real_patterns(4, seed=0)), Tensor(latents(4, 4, 0, distribution="uniform"))
+    before_g, before_d = weights(g), weights(d)
+    d_noise = (1 / (1 + np.exp(-d(noise).asnumpy()))).mean()
+    out = step(real, noise, Tensor(np.zeros(4, np.int32)), *lone_step_inputs(4)).asnumpy()
+    np.testing.assert_allclose(out[3], d_noise, rtol=1e-5)  # D(G(z)) is D's output on the noise itself
+    assert all(np.array_equal(before_g[k], v) for k, v in weights(g).items())
     assert all(not np.array_equal(before_d[k], v) for k, v in weights(d).items())
 
 
@@ -110,8 +143,8 @@ def test_tracked_step_reports_the_generators_output():
     g.set_train(False)
     before = g(Tensor(np.full((1, 1), 0.5, np.float32))).asnumpy()[0]
     out = step(*toy_batch()).asnumpy()
-    assert out.shape == (8,)
-    np.testing.assert_allclose(out[4:], before, rtol=1e-6)  # G's output at the step's start
+    assert out.shape == (10,)
+    np.testing.assert_allclose(out[6:], before, rtol=1e-6)  # G's output at the step's start
 
 
 def test_latent_distributions():

@@ -55,11 +55,11 @@ def test_a_tutorial_run_leaves_what_the_tutorial_does(tutorial_run):
     rows = np.loadtxt(tutorial_run / "losses.csv", delimiter=",", skiprows=1)
     assert rows.shape[0] == 6 * 3  # 192 samples an epoch in batches of 64
     kept = sorted(p.name for p in (tutorial_run / "checkpoints").glob("Generator*.ckpt"))
-    assert kept == [f"Generator{e}.ckpt" for e in range(6)]  # every epoch's, as the tutorial saves them
+    assert kept == [f"Generator{e}.ckpt" for e in range(1, 7)]  # every epoch's, as the tutorial saves them
     generator = build_generator("mlp", 100)
-    load_generator(generator, tutorial_run / "checkpoints" / "Generator5.ckpt", "mlp")
+    load_generator(generator, tutorial_run / "checkpoints" / "Generator6.ckpt", "mlp")
     drawn = make_grid(to_uint8(generate(generator, tutorial_normal(2323, (25, 100)))), 5)
-    np.testing.assert_array_equal(np.asarray(Image.open(tutorial_run / "images" / "epoch005.png")), drawn)
+    np.testing.assert_array_equal(np.asarray(Image.open(tutorial_run / "images" / "epoch006.png")), drawn)
     with Image.open(tutorial_run / "progress.gif") as gif:
         assert gif.n_frames == 2  # epochs 0 and 5
         assert gif.info["duration"] == 1000  # 1 frame a second
