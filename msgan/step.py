@@ -82,9 +82,9 @@ class StepOptions:
 def make_train_step(generator: nn.Cell, discriminator: nn.Cell, opt_g: nn.Optimizer, opt_d: nn.Optimizer,
                     options: StepOptions = StepOptions(), average: Optional[GeneratorAverage] = None,
                     compiled: bool = True, scaling: Optional[tuple[LossScaling, LossScaling]] = None) -> StepFn:
-    """Build train_step(real, z, labels, mix, update_g) -> [loss_d, loss_g, D(x), D(G(z)), D's accuracy on the real
-    and on the fake samples]: D is updated, then G
-    (when `update_g`, which the loop sets on one step in `n_critic`), then G's `average`.
+    """Build train_step(real, z, labels, mix, update_g) -> [loss_d, loss_g, D(x), D(G(z)), D's accuracy on the
+    real samples, on the fakes]: D is updated, then G (when `update_g`, which the loop sets on one step in
+    `n_critic`), then G's `average`.
 
     D(x) and D(G(z)) are the batch means of D's scores, as probabilities for the losses that read them so; the
     accuracies are the shares of real samples that D scores above the loss's midpoint and of fakes below it.

@@ -11,7 +11,6 @@ import numpy as np
 from mindspore import Tensor
 
 import msgan
-
 from msgan.checkpoints import STATE, assign_state, read_checkpoint_extras
 from msgan.config import TrainConfig, check_ranges, check_unedited, resumed
 from msgan.console import Progress, format_seconds
