@@ -107,7 +107,7 @@ def test_infer_mindir_writes_what_infer_ckpt_writes(exported_run, tmp_path, monk
     assert infer_main(["--mindir", str(graph), "--num", "70", "--seed", "5", "--device", "CPU"]) == 0
     monkeypatch.undo()
     samples = run / "samples" / "Generator2_ema-batch16-seed5-n70"  # inside the run, as for its checkpoints
-    assert f"('mlp' graph of batch 16, epoch 1, seed 5) written to {samples}" in capsys.readouterr().out
+    assert f"('mlp' graph of batch 16, epoch 2, seed 5) written to {samples}" in capsys.readouterr().out
     assert infer_main(["--ckpt", str(run / "checkpoints" / "Generator2_ema.ckpt"), "--num", "70", "--seed", "5",
                        "--batch-size", "16", "--out", str(tmp_path / "ckpt"), "--device", "CPU"]) == 0
     assert_same_samples(np.load(samples / "samples.npy"), np.load(tmp_path / "ckpt" / "samples.npy"), 16)
@@ -204,7 +204,7 @@ def test_export_takes_the_average_unless_raw_and_its_graph_draws_labels_as_infer
         graph = export_generator(ExportRequest(run=str(ema_cgan_run), raw=raw, batch=8, device="CPU",
                                                out=str(tmp_path / f"{name}.mindir")))
         weights = "trained weights" if raw else "moving-average weights (decay 0.999)"
-        assert f"generator of {checkpoints / name} ('cgan', epoch 1, {weights}) exported" in capsys.readouterr().out
+        assert f"generator of {checkpoints / name} ('cgan', epoch 2, {weights}) exported" in capsys.readouterr().out
         assert json.loads(graph.with_suffix(".json").read_text())["checkpoint"] == str(checkpoints / name)
     for label, digit in (("random", []), ("all", ["--digit", "all"])):
         common = ["--num", "25", "--seed", "2", *digit, "--device", "CPU"]

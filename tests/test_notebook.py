@@ -3,6 +3,7 @@ its pictures, draws from the checkpoint and runs the exported graph, so it canno
 from __future__ import annotations
 
 import ast
+import json
 import sys
 from pathlib import Path
 
@@ -81,17 +82,18 @@ def test_lessons_notebook_runs_headless(tmp_path):
         "tutorial"]
     assert image_types(cell_with(nb, '"real.png"')) == ["image/png"] * 2
     assert image_types(cell_with(nb, 'TUTORIAL / "loss.png"')) == ["image/png"] * 2
-    for text in ('"mlp-small"', '"dcgan"', '"toy1010-d-alone.yaml"'):
+    for text in ('"mlp-small"', '"dcgan"', 'configs/toy1010-d-alone.yaml'):
         assert image_types(cell_with(nb, text)) == ["image/png"], text
     assert image_types(cell_with(nb, '"mlp-keras"')) == ["image/png"]
     assert "last epoch: D accuracy" in text_of(cell_with(nb, '"mlp-keras"'))
-    assert "D scores real patterns" in text_of(cell_with(nb, '"toy1010-d-alone.yaml"'))
+    assert "D scores real patterns" in text_of(cell_with(nb, 'configs/toy1010-d-alone.yaml'))
     assert image_types(cell_with(nb, '"toy1010", "--epochs"')) == ["image/png"] * 2
     assert "mean output" in text_of(cell_with(nb, '"toy1010", "--epochs"'))
     theory = text_of(cell_with(nb, "first epoch's mean D(G(z))"))
     assert theory.count("first epoch's mean D(G(z))") == 2
-    scores = text_of(cell_with(nb, '"eval.py"'))
-    assert scores.count('"fid"') == 2 and scores.count('"modes"') == 2
+    scores = [json.loads(line) for line in text_of(cell_with(nb, '"eval.py"')).splitlines() if line.startswith("{")]
+    assert [Path(score["source"]).parts[-3] for score in scores] == ["theory-saturating", "theory-bce"]
+    assert all(score["num"] == 2000 and 0 <= score["modes"] <= 10 for score in scores)
 
 
 def test_notebook_runs_headless(tmp_path):
