@@ -111,7 +111,8 @@ class RunRecorder:
         name = self.cfg.loss.upper()
         if self.cfg.loss_plot == "epoch":
             ends = slice(self.steps_per_epoch - 1, None, self.steps_per_epoch)
-            plot_epoch_losses(loss_d[ends], loss_g[ends], self.run.loss_png, name, d_label)
+            ends_g = None if loss_g is None else loss_g[ends]
+            plot_epoch_losses(loss_d[ends], ends_g, self.run.loss_png, name, d_label)
         else:
             plot_losses(loss_d, loss_g, self.steps_per_epoch, self.run.loss_png, name, d_label)
 

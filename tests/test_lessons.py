@@ -137,3 +137,10 @@ def test_d_alone_recipe_teaches_d_the_pattern_against_noise_and_leaves_g_untrain
     plot = np.asarray(Image.open(out / "discriminator.png").convert("RGB")).reshape(-1, 3)
     for colour in ((44, 160, 44), (214, 39, 40)):  # D(x) and D(noise) are drawn, in matplotlib's green and red
         assert (np.abs(plot.astype(int) - colour).sum(1) < 30).sum() > 200
+
+
+def test_d_alone_loss_plot_by_epoch_draws_d_only(tmp_path):
+    """--d-alone with --loss-plot epoch: G learns nothing, so loss.png holds D's loss alone."""
+    cfg = resolve({"config": "configs/toy1010-d-alone.yaml", "loss_plot": "epoch"})
+    recorders.PatternRecorder(RunFolder(tmp_path), cfg, None, 2, None).plot_losses(np.array([0.5, 0.4, 0.3, 0.2]), None)
+    assert Image.open(tmp_path / "loss.png").size == (800, 400)
