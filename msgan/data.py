@@ -30,6 +30,7 @@ LABEL_NAMES = ("train-labels-idx1-ubyte", "train-labels.idx1-ubyte")
 PATTERN_LOW = np.array([0.8, 0.0, 0.8, 0.0])
 PATTERN_SPAN = 0.2
 PATTERN_STEPS_PER_EPOCH = 1000  # one toy epoch is 1,000 steps: a 10-epoch run is the lesson's 10,000
+MNIST_SHAPE = (1, 28, 28)  # (channels, height, width) of one digit, as the models take it
 
 
 @dataclass
@@ -267,14 +268,19 @@ def pattern_set(batch_size: int, seed: int) -> TrainingSet:
 
 
 def to_model_range(images: np.ndarray) -> np.ndarray:
-    """uint8 (N, 28, 28) in 0..255 -> float32 (N, 1, 28, 28) in [-1, 1], the range of the Tanh output."""
-    return (images.astype(np.float32) / 127.5 - 1.0)[:, None, :, :]
+    """uint8 images in 0..255, greyscale (N, H, W) or colour (N, H, W, 3) -> float32 (N, C, H, W) in [-1, 1],
+    the range of the Tanh output."""
+    scaled = images.astype(np.float32) / 127.5 - 1.0
+    return scaled[:, None, :, :] if scaled.ndim == 3 else np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """float images in [-1, 1], any leading shape ending in 28x28 -> uint8 (N, 28, 28), 255 = ink."""
-    pixels = np.clip((np.asarray(images, dtype=np.float32) + 1.0) * 127.5, 0, 255)
-    return np.rint(pixels).astype(np.uint8).reshape(-1, 28, 28)
+    """float images in [-1, 1], (N, C, H, W) as the generators draw them or greyscale (N, H, W) -> uint8 images
+    as files and pictures hold them: greyscale (N, H, W), 255 = ink, or colour (N, H, W, 3)."""
+    pixels = np.rint(np.clip((np.asarray(images, dtype=np.float32) + 1.0) * 127.5, 0, 255)).astype(np.uint8)
+    if pixels.ndim == 4 and pixels.shape[1] == 3:
+        return np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
+    return pixels.reshape(-1, *pixels.shape[-2:])
 
 
 def epoch_order(n: int, seed: int, epoch: int, key: tuple[int, ...] = (EPOCH_ORDER,)) -> np.ndarray:

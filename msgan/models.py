@@ -1,23 +1,26 @@
 """Generator and Discriminator networks, and the registry that names them.
 
-Every image generator maps a latent (and, when conditional, a digit label) to (N, 1, 28, 28) in
-[-1, 1] through a Tanh; every discriminator maps an image (and label) to a raw score, which the loss
+Every image generator maps a latent (and, when conditional, a class label) to images (N, C, H, W) in
+[-1, 1] through a Tanh, the shape (C, H, W) of the dataset it trains on (msgan.data; the MNIST digits'
+(1, 28, 28) unless asked otherwise); each ModelSpec says which shapes its networks support; every discriminator maps an image (and label) to a raw score, which the loss
 reads (msgan.losses: the tutorial's BCE passes it through the sigmoid that ended its discriminator).
 The toy 1010 GAN draws four numbers in [0, 1] instead of an image.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import Callable, Optional
 
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal, XavierUniform
 
+from msgan.data import MNIST_SHAPE
+from msgan.errors import MsganError
 from msgan.layers import Conv2d, Conv2dTranspose, Dropout, key_dropout_streams, spectral_normalize
 from msgan.mixed_precision import mixed_precision
 
-IMAGE_SHAPE = (1, 28, 28)
-IMAGE_PIXELS = 28 * 28
+Shape = tuple[int, int, int]  # (channels, height, width) of one image
 NUM_CLASSES = 10
 PATTERN_SIZE = 4  # the toy GAN's samples: four numbers
 
@@ -34,12 +37,12 @@ def dense_block(n_in: int, n_out: int, batch_norm: bool = True, bn_after_act: bo
 
 
 class ImageGenerator(nn.Cell):
-    """A layer stack from the latent to 784 pixels, shaped as (N, 1, 28, 28)."""
+    """A layer stack from the latent to every pixel of an image, shaped as (N, C, H, W)."""
 
-    def __init__(self, layers: list[nn.Cell]):
+    def __init__(self, layers: list[nn.Cell], shape: Shape):
         super().__init__()
         self.model = nn.SequentialCell(*layers)
-        self.image_shape = IMAGE_SHAPE  # an attribute: --amp O1 recompiles construct without this module's names
+        self.image_shape = shape  # an attribute: --amp O1 recompiles construct without this module's names
 
     def construct(self, z):
         return self.model(z).view(-1, *self.image_shape)
@@ -64,11 +67,11 @@ def label_embedding(size: int) -> nn.Embedding:
 class ConditionalGenerator(nn.Cell):
     """An ImageGenerator whose input is the latent joined to a learned 10-d embedding of the digit label."""
 
-    def __init__(self, layers: list[nn.Cell]):
+    def __init__(self, layers: list[nn.Cell], shape: Shape):
         super().__init__()
         self.embed = label_embedding(NUM_CLASSES)
         self.model = nn.SequentialCell(*layers)
-        self.image_shape = IMAGE_SHAPE  # see ImageGenerator
+        self.image_shape = shape  # see ImageGenerator
 
     def construct(self, z, labels):
         return self.model(ops.concat((z, self.embed(labels)), axis=1)).view(-1, *self.image_shape)
@@ -81,9 +84,9 @@ class ConditionalDiscriminator(nn.Cell):
     ignored it, and the generator used the label to pick one picture per class, whatever the digit.
     """
 
-    def __init__(self, layers: list[nn.Cell]):
+    def __init__(self, layers: list[nn.Cell], shape: Shape):
         super().__init__()
-        self.embed = label_embedding(IMAGE_PIXELS)
+        self.embed = label_embedding(math.prod(shape))
         self.model = nn.SequentialCell(*layers)
 
     def construct(self, x, labels):
@@ -94,9 +97,9 @@ class ProjectionDiscriminator(nn.Cell):
     """A projection discriminator (Miyato & Koyama 2018): the tutorial's features h of the image, scored by
     w·h + b + embed(label)·h, so that the label asks "is this a real image of this digit?" of the features."""
 
-    def __init__(self):
+    def __init__(self, shape: Shape):
         super().__init__()
-        self.features = nn.SequentialCell(*tutorial_features(IMAGE_PIXELS))
+        self.features = nn.SequentialCell(*tutorial_features(math.prod(shape)))
         self.score = nn.Dense(256, 1)
         self.embed = nn.Embedding(NUM_CLASSES, 256, embedding_table=XavierUniform())
 
@@ -113,8 +116,8 @@ class ClassifyingProjectionDiscriminator(ProjectionDiscriminator):
     score and the ten digits' logits side by side, (N, 1 + 10). The class term pushes G towards digits that read
     clearly as the one asked for; the projection keeps the label in D's judgement of realism."""
 
-    def __init__(self):
-        super().__init__()
+    def __init__(self, shape: Shape):
+        super().__init__(shape)
         self.classify = nn.Dense(256, NUM_CLASSES)
 
     def construct(self, x, labels):
@@ -127,19 +130,19 @@ class ClassifyingDiscriminator(nn.Cell):
     alone, with two heads, the score and the ten digits' logits, returned side by side as (N, 1 + 10).
     The label is not an input: the step trains the class head on the real and the asked-for digits."""
 
-    def __init__(self):
+    def __init__(self, shape: Shape):
         super().__init__()
-        self.features = nn.SequentialCell(*tutorial_features(IMAGE_PIXELS))
+        self.features = nn.SequentialCell(*tutorial_features(math.prod(shape)))
         self.heads = nn.Dense(256, 1 + NUM_CLASSES)
 
     def construct(self, x, labels):
         return self.heads(self.features(x.view(x.shape[0], -1)))
 
 
-def tutorial_generator_layers(n_in: int) -> list[nn.Cell]:
-    """The MindSpore tutorial's generator: n_in -> 128 -> 256 -> 512 -> 1024 (BN from 256 on) -> 784, Tanh."""
+def tutorial_generator_layers(n_in: int, pixels: int) -> list[nn.Cell]:
+    """The MindSpore tutorial's generator: n_in -> 128 -> 256 -> 512 -> 1024 (BN from 256 on) -> pixels (784), Tanh."""
     return [*dense_block(n_in, 128, batch_norm=False), *dense_block(128, 256), *dense_block(256, 512),
-            *dense_block(512, 1024), nn.Dense(1024, IMAGE_PIXELS), nn.Tanh()]
+            *dense_block(512, 1024), nn.Dense(1024, pixels), nn.Tanh()]
 
 
 def tutorial_features(n_in: int) -> list[nn.Cell]:
@@ -155,113 +158,152 @@ def tutorial_discriminator_layers(n_in: int) -> list[nn.Cell]:
 class Generator(ImageGenerator):
     """The tutorial's MLP generator."""
 
-    def __init__(self, latent_dim: int = 100):
-        super().__init__(tutorial_generator_layers(latent_dim))
+    def __init__(self, latent_dim: int = 100, shape: Shape = MNIST_SHAPE):
+        super().__init__(tutorial_generator_layers(latent_dim, math.prod(shape)), shape)
 
 
 class Discriminator(ImageDiscriminator):
     """The tutorial's MLP discriminator."""
 
-    def __init__(self):
-        super().__init__(tutorial_discriminator_layers(IMAGE_PIXELS))
+    def __init__(self, shape: Shape = MNIST_SHAPE):
+        super().__init__(tutorial_discriminator_layers(math.prod(shape)))
 
 
-def small_generator(latent_dim: int) -> nn.Cell:
+def small_generator(latent_dim: int, shape: Shape) -> nn.Cell:
     """The classic PyTorch MNIST GAN: latent -> 256 -> 256 -> 784 (ReLU, Tanh)."""
     return ImageGenerator([*dense_block(latent_dim, 256, batch_norm=False), *dense_block(256, 256, batch_norm=False),
-                           nn.Dense(256, IMAGE_PIXELS), nn.Tanh()])
+                           nn.Dense(256, math.prod(shape)), nn.Tanh()], shape)
 
 
-def small_discriminator() -> nn.Cell:
+def small_discriminator(shape: Shape) -> nn.Cell:
     """The classic PyTorch MNIST GAN: 784 -> 256 -> 256 (LeakyReLU 0.2) -> 1 (Sigmoid in the loss)."""
-    return ImageDiscriminator([nn.Dense(IMAGE_PIXELS, 256), nn.LeakyReLU(0.2), nn.Dense(256, 256),
+    return ImageDiscriminator([nn.Dense(math.prod(shape), 256), nn.LeakyReLU(0.2), nn.Dense(256, 256),
                                nn.LeakyReLU(0.2), nn.Dense(256, 1)])
 
 
-def keras_generator(latent_dim: int) -> nn.Cell:
+def keras_generator(latent_dim: int, shape: Shape) -> nn.Cell:
     """The Keras MLP GAN: latent -> 256 -> 512 -> 1024 (Dense, ReLU, then BatchNorm), Dropout 0.5, 784, Tanh."""
     return ImageGenerator([*dense_block(latent_dim, 256, bn_after_act=True), *dense_block(256, 512, bn_after_act=True),
                            *dense_block(512, 1024, bn_after_act=True), Dropout(p=0.5),
-                           nn.Dense(1024, IMAGE_PIXELS), nn.Tanh()])
+                           nn.Dense(1024, math.prod(shape)), nn.Tanh()], shape)
 
 
-def keras_discriminator() -> nn.Cell:
+def keras_discriminator(shape: Shape) -> nn.Cell:
     """The Keras MLP GAN: Dropout 0.5, 784 -> 512 -> 256 (ReLU) -> 1 (Sigmoid in the loss)."""
-    return ImageDiscriminator([Dropout(p=0.5), nn.Dense(IMAGE_PIXELS, 512), nn.ReLU(), nn.Dense(512, 256),
+    return ImageDiscriminator([Dropout(p=0.5), nn.Dense(math.prod(shape), 512), nn.ReLU(), nn.Dense(512, 256),
                                nn.ReLU(), nn.Dense(256, 1)])
 
 
-def conditional_generator(latent_dim: int) -> nn.Cell:
+def conditional_generator(latent_dim: int, shape: Shape) -> nn.Cell:
     """The tutorial's generator fed the latent joined to a 10-d label embedding."""
-    return ConditionalGenerator(tutorial_generator_layers(latent_dim + NUM_CLASSES))
+    return ConditionalGenerator(tutorial_generator_layers(latent_dim + NUM_CLASSES, math.prod(shape)), shape)
 
 
-def conditional_discriminator() -> nn.Cell:
-    """The tutorial's discriminator fed the image joined to a 784-d label embedding."""
-    return ConditionalDiscriminator(tutorial_discriminator_layers(2 * IMAGE_PIXELS))
+def conditional_discriminator(shape: Shape) -> nn.Cell:
+    """The tutorial's discriminator fed the image joined to an image-sized label embedding."""
+    return ConditionalDiscriminator(tutorial_discriminator_layers(2 * math.prod(shape)), shape)
+
+
+DCGAN_SIDES = "square sides of 16 to 32 pixels in steps of 4, or 40 to 64 in steps of 8"
+
+
+def dcgan_upsamplings(side: int) -> int:
+    """The stride-2 layers between DCGAN's smallest feature map and the image: two (7x7 to 28, 8x8 to 32), or
+    three from 64 on (8x8 to 64), so that the first map stays at most 8x8, whose 5x5 convolutions are cheap."""
+    return 2 if side <= 32 else 3
+
+
+def dcgan_shape_problem(shape: Shape) -> Optional[str]:
+    """Why DCGAN cannot draw images of `shape`, or None when it can."""
+    channels, height, width = shape
+    if channels not in (1, 3):
+        return f"it draws greyscale or colour images (1 or 3 channels), not {channels}"
+    side = height
+    if height != width or side % (2 ** dcgan_upsamplings(side)) or not 16 <= side <= 64:
+        return f"it draws {DCGAN_SIDES}, not {height}x{width}"
+    return None
 
 
 class DCGANGenerator(nn.Cell):
-    """The Keras DCGAN generator: Dense to 7x7x256, then transposed convolutions 256->128->64->1, Tanh."""
+    """The Keras DCGAN generator: Dense to 7x7x256 (for 28 pixels), then transposed convolutions
+    256->128->64->C, each stride-2 one doubling the side, Tanh. Larger images start from a larger map
+    (8x8 for 32 and 64 pixels), and 64 pixels take one more stride-2 layer (64->32)."""
 
-    def __init__(self, latent_dim: int):
+    def __init__(self, latent_dim: int, shape: Shape = MNIST_SHAPE):
         super().__init__()
-        self.project = nn.SequentialCell(nn.Dense(latent_dim, 7 * 7 * 256), nn.ReLU(), nn.BatchNorm1d(7 * 7 * 256))
-        self.model = nn.SequentialCell(
-            Conv2dTranspose(256, 128, 5, stride=1, in_size=7), nn.ReLU(), nn.BatchNorm2d(128),
-            Conv2dTranspose(128, 64, 5, stride=2, in_size=7), nn.ReLU(), nn.BatchNorm2d(64),
-            Conv2dTranspose(64, 1, 5, stride=2, in_size=14), nn.Tanh(),
-        )
+        channels, side, _ = shape
+        ups = dcgan_upsamplings(side)
+        self.start = side // 2 ** ups  # an attribute, read when construct is compiled
+        self.project = nn.SequentialCell(nn.Dense(latent_dim, self.start ** 2 * 256), nn.ReLU(),
+                                         nn.BatchNorm1d(self.start ** 2 * 256))
+        widths = [128 // 2 ** i for i in range(ups)]  # 128, 64 (, 32)
+        layers = [Conv2dTranspose(256, widths[0], 5, stride=1, in_size=self.start), nn.ReLU(), nn.BatchNorm2d(widths[0])]
+        for i, width in enumerate(widths[1:]):
+            layers += [Conv2dTranspose(widths[i], width, 5, stride=2, in_size=self.start * 2 ** i), nn.ReLU(),
+                       nn.BatchNorm2d(width)]
+        layers += [Conv2dTranspose(widths[-1], channels, 5, stride=2, in_size=side // 2), nn.Tanh()]
+        self.model = nn.SequentialCell(*layers)
 
     def construct(self, z):
-        return self.model(self.project(z).view(-1, 256, 7, 7))
+        return self.model(self.project(z).view(-1, 256, self.start, self.start))
 
 
 class DCGANDiscriminator(nn.Cell):
-    """The Keras DCGAN discriminator: convolutions 1->64->128 (stride 2, ReLU, Dropout 0.3), Dense (Sigmoid in the loss)."""
+    """The Keras DCGAN discriminator: convolutions C->64->128 (stride 2, ReLU, Dropout 0.3), Dense (Sigmoid in
+    the loss); 64-pixel images take one more (128->256), so that the last map is 8x8 as at 32 pixels."""
 
-    def __init__(self):
+    def __init__(self, shape: Shape = MNIST_SHAPE):
         super().__init__()
-        self.model = nn.SequentialCell(
-            Conv2d(1, 64, 5, stride=2, in_size=28), nn.ReLU(), Dropout(p=0.3),
-            Conv2d(64, 128, 5, stride=2, in_size=14), nn.ReLU(), Dropout(p=0.3),
-            nn.Flatten(), nn.Dense(7 * 7 * 128, 1),
-        )
+        channels, side, _ = shape
+        layers: list[nn.Cell] = []
+        for i in range(dcgan_upsamplings(side)):
+            width = 64 * 2 ** i
+            layers += [Conv2d(channels, width, 5, stride=2, in_size=side), nn.ReLU(), Dropout(p=0.3)]
+            channels, side = width, -(-side // 2)
+        self.model = nn.SequentialCell(*layers, nn.Flatten(), nn.Dense(side * side * channels, 1))
 
     def construct(self, x):
         return self.model(x)
 
 
-def toy_generator(latent_dim: int) -> nn.Cell:
+def toy_generator(latent_dim: int, shape: tuple[int, ...]) -> nn.Cell:
     """The 1010 lesson's generator: latent (one number) -> 3 -> 4, Sigmoid after each layer."""
-    return nn.SequentialCell(nn.Dense(latent_dim, 3), nn.Sigmoid(), nn.Dense(3, PATTERN_SIZE), nn.Sigmoid())
+    return nn.SequentialCell(nn.Dense(latent_dim, 3), nn.Sigmoid(), nn.Dense(3, shape[0]), nn.Sigmoid())
 
 
-def toy_discriminator() -> nn.Cell:
+def toy_discriminator(shape: tuple[int, ...]) -> nn.Cell:
     """The 1010 lesson's discriminator: 4 -> 3 -> 1, Sigmoid after each layer (the last one in the loss)."""
-    return nn.SequentialCell(nn.Dense(PATTERN_SIZE, 3), nn.Sigmoid(), nn.Dense(3, 1))
+    return nn.SequentialCell(nn.Dense(shape[0], 3), nn.Sigmoid(), nn.Dense(3, 1))
+
+
+def any_image_shape(shape: Shape) -> Optional[str]:
+    """The MLPs flatten the image, so they take any shape (their Dense layers grow with the pixels)."""
+    return None
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How to build one GAN's two networks, whether they take the digit label, and what they draw.
+    """How to build one GAN's two networks, whether they take the class label, and what they draw.
 
-    `kind` is "digits" (trained on MNIST, samples shaped IMAGE_SHAPE) or "pattern" (the toy GAN:
-    trained on four-number samples it makes itself, see data.real_patterns).
+    `kind` is "digits" (trained on images, by default MNIST's, samples shaped like them) or "pattern" (the toy
+    GAN: trained on four-number samples it makes itself, see data.real_patterns). The builders take the
+    sample shape; `shape_problem` says why a shape does not suit the networks, or None.
     """
 
-    generator: Callable[[int], nn.Cell]
-    discriminator: Callable[[], nn.Cell]
+    generator: Callable[[int, tuple[int, ...]], nn.Cell]
+    discriminator: Callable[[tuple[int, ...]], nn.Cell]
     conditional: bool = False
     kind: str = "digits"
     class_head: bool = False  # D returns its score and the digits' logits side by side (AC-GAN)
     # built on msgan.layers' convolutions: on CPU their gradient is a hand-written bprop, which cannot be
     # differentiated again (wgan-gp's gradient penalty), and their gathered patches take memory per sample
     convolutional: bool = False
+    shape_problem: Callable[[Shape], Optional[str]] = any_image_shape
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
-        return (PATTERN_SIZE,) if self.kind == "pattern" else IMAGE_SHAPE
+        """The shape of one sample on the default data: four numbers for the toy, else an MNIST digit."""
+        return (PATTERN_SIZE,) if self.kind == "pattern" else MNIST_SHAPE
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -274,26 +316,44 @@ MODELS: dict[str, ModelSpec] = {
     "cgan-concat": ModelSpec(conditional_generator, conditional_discriminator, conditional=True),
     "cgan-projection": ModelSpec(conditional_generator, ProjectionDiscriminator, conditional=True),
     "cgan-acgan": ModelSpec(conditional_generator, ClassifyingDiscriminator, conditional=True, class_head=True),
-    "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator, convolutional=True),
+    "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator, convolutional=True, shape_problem=dcgan_shape_problem),
     "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern"),
 }
 
 
-def build_generator(model: str, latent_dim: int, amp: str = "O0") -> nn.Cell:
-    """A fresh generator whose parameter names match msgan checkpoints ('generator.…'), at mixed-precision
-    level `amp` (see msgan.mixed_precision)."""
+def check_shape(model: str, shape: tuple[int, ...]) -> None:
+    """Refuse, in one line, a sample shape that `model`'s networks cannot take."""
+    spec = MODELS[model]
+    if spec.kind == "pattern":
+        return
+    problem = spec.shape_problem(shape)
+    if problem is not None:
+        channels, height, width = shape
+        raise MsganError(f"'{model}' cannot train on {height}x{width} images with {channels} channel(s): {problem}; "
+                         "pass --image-size with a size it draws, or pick another --model")
+
+
+def build_generator(model: str, latent_dim: int, amp: str = "O0", shape: Optional[tuple[int, ...]] = None) -> nn.Cell:
+    """A fresh generator of samples shaped `shape` (by default the model's sample_shape), whose parameter names
+    match msgan checkpoints ('generator.…'), at mixed-precision level `amp` (see msgan.mixed_precision)."""
+    shape = shape or MODELS[model].sample_shape
+    check_shape(model, shape)
     # Dotted prefix: two networks in one compiled step need distinct parameter names, and a
     # dotted name keeps checkpoints strictly loadable into a fresh network (see checkpoints.py).
-    net = mixed_precision(lambda: MODELS[model].generator(latent_dim), amp, "generator.")
+    net = mixed_precision(lambda: MODELS[model].generator(latent_dim, shape), amp, "generator.")
     key_dropout_streams(net)
     return net
 
 
-def build_discriminator(model: str, amp: str = "O0", spectral_norm: bool = False) -> nn.Cell:
-    """A fresh discriminator whose parameter names start with 'discriminator.', its layers spectrally
-    normalised when asked (see layers.spectral_normalize)."""
+def build_discriminator(model: str, amp: str = "O0", spectral_norm: bool = False,
+                        shape: Optional[tuple[int, ...]] = None) -> nn.Cell:
+    """A fresh discriminator of samples shaped `shape` (by default the model's sample_shape), whose parameter
+    names start with 'discriminator.', its layers spectrally normalised when asked (see layers.spectral_normalize)."""
+    shape = shape or MODELS[model].sample_shape
+    check_shape(model, shape)
+
     def build() -> nn.Cell:
-        net = MODELS[model].discriminator()
+        net = MODELS[model].discriminator(shape)
         return spectral_normalize(net) if spectral_norm else net
 
     net = mixed_precision(build, amp, "discriminator.")

@@ -6,6 +6,7 @@ from mindspore import Tensor
 
 from msgan.checkpoints import GENERATOR, checkpoint_info, load_generator, save_network
 from msgan.config import resolve
+from msgan.errors import MsganError
 from msgan.models import MODELS, build_discriminator, build_generator
 from msgan.sampling import generate, latents
 from msgan.step import StepOptions, make_optimizers, make_train_step
@@ -84,3 +85,34 @@ def test_one_compiled_step_and_strict_round_trip(model, tmp_path):
     z = latents(8, cfg.latent_dim, 2, distribution=cfg.latent)
     labels = np.arange(8, dtype=np.int32) % 10 if spec.conditional else None
     np.testing.assert_array_equal(generate(g, z, labels), generate(fresh, z, labels))
+
+
+@pytest.mark.parametrize("shape", [(3, 32, 32), (1, 64, 64)], ids=lambda s: "x".join(map(str, s)))
+def test_dcgan_other_sizes_take_a_compiled_step(shape):
+    """DCGAN at 32 pixels in colour and 64 in grey: the networks take the shape, and one step trains them all."""
+    ms.set_seed(0)
+    cfg = resolve({"model": "dcgan"})
+    g, d = build_generator("dcgan", cfg.latent_dim, shape=shape), build_discriminator("dcgan", shape=shape)
+    step = make_train_step(g, d, *make_optimizers(g, d, cfg), StepOptions.of(cfg))
+    before = {p.name: p.asnumpy().copy() for p in (*g.trainable_params(), *d.trainable_params())}
+    rng = np.random.default_rng(0)
+    out = step(Tensor(rng.uniform(-1, 1, (4, *shape)).astype(np.float32)),
+               Tensor(latents(4, cfg.latent_dim, 1)), Tensor(np.zeros(4, np.int32)), *lone_step_inputs(4)).asnumpy()
+    assert np.isfinite(out).all()
+    assert all(not np.array_equal(before[p.name], p.asnumpy()) for p in (*g.trainable_params(), *d.trainable_params()))
+    g.set_train(False)
+    assert generate(g, latents(3, cfg.latent_dim, 2)).shape == (3, *shape)
+
+
+@pytest.mark.parametrize("shape, problem", [((3, 30, 30), "not 30x30"), ((2, 32, 32), "1 or 3 channels"),
+                                            ((3, 48, 32), "not 48x32"), ((1, 72, 72), "not 72x72")])
+def test_dcgan_refuses_shapes_it_cannot_draw(shape, problem):
+    with pytest.raises(MsganError, match=f"'dcgan' cannot train on .*{problem}.*--image-size"):
+        build_discriminator("dcgan", shape=shape)
+
+
+def test_mlps_take_any_shape():
+    g = build_generator("mlp-small", 100, shape=(3, 32, 32))
+    g.set_train(False)
+    assert generate(g, latents(2, 100, 0)).shape == (2, 3, 32, 32)
+    assert [tuple(p.shape) for p in build_discriminator("mlp", shape=(3, 32, 32)).trainable_params()][0] == (512, 3072)
