@@ -27,10 +27,11 @@ def pyplot():
 
 
 def make_grid(images: np.ndarray, columns: int, pad: int = 2) -> np.ndarray:
-    """uint8 (N, H, W) -> one uint8 picture, `columns` images a row, on a dark grey frame."""
-    n, h, w = images.shape
+    """uint8 greyscale (N, H, W) or colour (N, H, W, 3) -> one uint8 picture of the same kind, `columns`
+    images a row, on a dark grey frame."""
+    n, h, w = images.shape[:3]
     rows = math.ceil(n / columns)
-    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), FRAME, dtype=np.uint8)
+    grid = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad, *images.shape[3:]), FRAME, dtype=np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         top, left = pad + r * (h + pad), pad + c * (w + pad)
@@ -51,7 +52,7 @@ def heat_strip(rows: np.ndarray, total_rows: Optional[int] = None, cell: int = 2
 
 
 def save_png(picture: np.ndarray, path: Path, scale: int = 1) -> None:
-    """Save a uint8 greyscale picture as PNG, optionally enlarged with sharp pixels."""
+    """Save a uint8 picture, greyscale (H, W) or colour (H, W, 3), as PNG, optionally enlarged with sharp pixels."""
     image = Image.fromarray(picture)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
@@ -65,7 +66,9 @@ def save_gif(frames: Sequence[Path], path: Path, frame_ms: int = 250, hold_last_
     Frames smaller than the largest are extended with the frame colour: the toy GAN's strip has a row
     for every epoch, so a run resumed with more epochs draws taller strips from then on.
     """
-    images = [Image.open(frame).convert("L") for frame in frames]
+    opened = [Image.open(frame) for frame in frames]
+    mode = "RGB" if any(image.mode == "RGB" for image in opened) else "L"  # colour data draws colour grids
+    images = [image.convert(mode) for image in opened]
     size = (max(image.width for image in images), max(image.height for image in images))
     images = [image if image.size == size else _extend(image, size) for image in images]
     durations = [frame_ms] * (len(images) - 1) + [hold_last_ms]
@@ -75,7 +78,7 @@ def save_gif(frames: Sequence[Path], path: Path, frame_ms: int = 250, hold_last_
 
 
 def _extend(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    canvas = Image.new("L", size, FRAME)
+    canvas = Image.new(image.mode, size, FRAME if image.mode == "L" else (FRAME,) * 3)
     canvas.paste(image, (0, 0))
     return canvas
 

@@ -13,13 +13,13 @@ from conftest import run_script
 from msgan.checkpoints import load_generator
 from msgan.cli import infer_main
 from msgan.config import resolve
-from msgan.data import digit_set, epoch_order, load_digits, to_uint8
+from msgan.data import digit_set, epoch_order, load_digits, to_model_range, to_uint8
 from msgan.losses import LOSSES
 from msgan.inference import InferRequest, digit_labels, digit_rows
 from msgan.models import build_discriminator, build_generator
 from msgan.checkpoints import load_into, read_checkpoint
 from msgan.streams import SAMPLE_LABELS, stream
-from msgan.visuals import FRAME, heat_strip, make_grid, plain_log_labels
+from msgan.visuals import FRAME, heat_strip, make_grid, plain_log_labels, save_gif, save_png
 
 RECIPE = resolve({})  # the default recipe, which tiny_run trains for 2 epochs on 640 digits
 STEPS_PER_EPOCH = 640 // RECIPE.batch_size
@@ -209,3 +209,29 @@ def test_digit_all_labels_and_rows(num):
         np.testing.assert_array_equal(make_grid(tiles, columns), make_grid(samples, 10))
     else:
         assert columns == 1 and (tiles[:7] == samples).all() and (tiles[7:] == FRAME).all()
+
+
+def test_colour_images_keep_their_colours_through_range_grid_png_and_gif(tmp_path):
+    """Colour (N, H, W, 3) uint8 -> the models' (N, 3, H, W) range and back, unchanged; grids, PNGs and
+    the GIF stay in colour, and greyscale stays (N, H, W)."""
+    rng = np.random.default_rng(0)
+    colour = rng.integers(0, 256, (5, 6, 7, 3), dtype=np.uint8)
+    model_range = to_model_range(colour)
+    assert model_range.shape == (5, 3, 6, 7) and model_range.min() >= -1 and model_range.max() <= 1
+    np.testing.assert_array_equal(to_uint8(model_range), colour)
+    grey = rng.integers(0, 256, (5, 6, 7), dtype=np.uint8)
+    np.testing.assert_array_equal(to_uint8(to_model_range(grey)), grey)
+    grid = make_grid(colour, columns=3)
+    assert grid.shape == (2 * 8 + 2, 3 * 9 + 2, 3)
+    np.testing.assert_array_equal(grid[2:8, 11:18], colour[1])
+    assert (grid[10:16, 20:27] == FRAME).all()  # the sixth place of the grid is empty
+    frames = []
+    for i, images in enumerate((colour, colour[::-1])):
+        frames.append(tmp_path / f"epoch{i}.png")
+        save_png(make_grid(images, columns=3), frames[-1])
+    np.testing.assert_array_equal(np.asarray(Image.open(frames[0])), grid)
+    save_gif(frames, tmp_path / "progress.gif")
+    with Image.open(tmp_path / "progress.gif") as gif:
+        first = np.asarray(gif.convert("RGB"))
+    assert first.shape == grid.shape and np.abs(first.astype(int) - grid).mean() < 40  # a palette of 256 colours
+    assert not (first[..., 0] == first[..., 1]).all()  # not drawn in grey
