@@ -116,12 +116,13 @@ def test_symlink_loop_finishes(tmp_path):
 
 def test_decompression_bomb_is_skipped(tmp_path, monkeypatch, capsys):
     root = grey_folder(tmp_path / "bomb", 2)
-    Image.new("L", (100, 100)).save(root / "big.png")
+    Image.new("L", (100, 100)).save(root / "big.png")  # over twice the limit: Pillow's DecompressionBombError
+    Image.new("L", (70, 70)).save(root / "warn.png")  # over the limit: only a warning, which msgan makes an error
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 64 * 64 + 1)
     found = read_folder(root, 8, tmp_path / "cache")
     assert len(found) == 2
     out = capsys.readouterr().out
-    assert "skipped 1 of 3" in out and "big.png" in out
+    assert "skipped 2 of 4" in out and "big.png" in out
 
 
 def test_cache_hit_does_not_decode(tmp_path, monkeypatch):
