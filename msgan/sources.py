@@ -76,7 +76,10 @@ def cifar_classes(folder: Path) -> tuple[str, ...]:
 
 def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """One binary batch as (N, 32, 32, 3) uint8 images and their labels."""
-    raw = np.fromfile(path, dtype=np.uint8)
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise MsganError(f"cannot read {path} ({err.strerror or err}): check its permissions") from err
     if len(raw) == 0 or len(raw) % CIFAR_RECORD:
         raise MsganError(f"{path} holds {len(raw)} bytes, not a whole number of {CIFAR_RECORD}-byte CIFAR-10 "
                          "records: the file is truncated or not a CIFAR-10 binary batch, download it again")
@@ -227,8 +230,11 @@ def cache_key(root: Path, image_size: int, relative: list[Path]) -> str:
     modification time, and the decoding version."""
     entries = []
     for rel in relative:
-        stat = (root / rel).stat()
-        entries.append([rel.as_posix(), stat.st_size, stat.st_mtime_ns])
+        try:
+            stat = (root / rel).stat()
+            entries.append([rel.as_posix(), stat.st_size, stat.st_mtime_ns])
+        except OSError:  # a dangling link (or a file removed since the listing): decoding skips and counts it
+            entries.append([rel.as_posix(), -1, -1])
     blob = json.dumps([CACHE_VERSION, str(root.resolve()), image_size, entries])
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

@@ -104,6 +104,13 @@ def test_empty_folder_is_an_error(tmp_path):
         read_folder(tmp_path / "empty", 16, tmp_path / "cache")
 
 
+def test_dangling_link_is_skipped(tmp_path, capsys):
+    root = grey_folder(tmp_path / "d", 2)
+    os.symlink(root / "gone.png", root / "link.png")
+    assert len(read_folder(root, 8, tmp_path / "cache")) == 2
+    assert "skipped 1 of 3" in capsys.readouterr().out
+
+
 def test_symlink_loop_finishes(tmp_path):
     root = grey_folder(tmp_path / "loop", 2)
     (root / "sub").mkdir()
