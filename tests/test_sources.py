@@ -50,6 +50,8 @@ def test_colour_folder_with_classes(tmp_path, capsys):
     root = colour_folder(tmp_path / "shapes")
     found = read_folder(root, 32, tmp_path / "cache")
     assert found.images.shape == (19, 32, 32, 3) and found.images.dtype == np.uint8
+    assert isinstance(found.images, np.memmap)  # decoded into a disk-backed array, not a list held in memory
+    assert not list((tmp_path / "cache").glob(".tmp-*"))  # the scratch file is unlinked at once
     assert found.classes == ("cats", "dogs")
     assert found.labels.dtype == np.int32 and list(np.bincount(found.labels)) == [9, 10]
     out = capsys.readouterr().out
