@@ -14,7 +14,8 @@ moves far more data than the work needs. There each product multiplies first and
 result instead (col2im): for the 64->1 transposed convolution this gathers 64x fewer numbers.
 
 Conv2d and Conv2dTranspose subclass the native layers: parameter names and shapes are the
-native ones, so one checkpoint loads on every device.
+native ones, so one checkpoint loads on every device. Besides pad_mode 'same' they take an explicit
+`padding` (and has_bias=False), as the MindSpore DCGAN tutorial's k4 s2 p1 and k4 s1 p0 layers use.
 """
 from __future__ import annotations
 
@@ -233,18 +234,33 @@ def _use_matmul(matmul: Optional[bool]) -> bool:
     return ms.get_context("device_target") == "CPU" if matmul is None else matmul
 
 
+def _native_padding(padding: Optional[int]) -> dict:
+    """The native layer's pad_mode and padding: 'same' when padding is None, else explicit ('pad')."""
+    return {"pad_mode": "same"} if padding is None else {"pad_mode": "pad", "padding": padding}
+
+
+def _add_bias(cell: nn.Cell, y: Tensor) -> Tensor:
+    """y plus the layer's bias, if it has one (has_bias=False leaves bias None)."""
+    return y if cell.bias is None else y + cell.bias.reshape(1, -1, 1, 1)
+
+
 class Conv2d(nn.Conv2d):
-    """nn.Conv2d with pad_mode 'same' for a fixed input size; on CPU computed through GatherMatmul. Its weight
-    is divided by its spectral norm when `spectral` holds a SpectralNorm (see spectral_normalize)."""
+    """nn.Conv2d with pad_mode 'same', or explicit `padding`, for a fixed input size; on CPU computed through
+    GatherMatmul. Its weight is divided by its spectral norm when `spectral` holds a SpectralNorm (see
+    spectral_normalize)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, in_size: int,
-                 matmul: Optional[bool] = None):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same", has_bias=True)
+                 matmul: Optional[bool] = None, padding: Optional[int] = None, has_bias: bool = True, **kwargs):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, has_bias=has_bias,
+                         **_native_padding(padding), **kwargs)
         self.spectral: Optional[SpectralNorm] = None
         self.use_matmul = _use_matmul(matmul)
         if self.use_matmul:
-            pad = same_padding(in_size, kernel_size, stride)[0]
-            rel = AxisRelation(low=-(-in_size // stride), high=in_size, kernel=kernel_size, stride=stride, offset=pad)
+            if padding is None:
+                pad, size_out = same_padding(in_size, kernel_size, stride)[0], -(-in_size // stride)
+            else:
+                pad, size_out = padding, (in_size + 2 * padding - kernel_size) // stride + 1
+            rel = AxisRelation(low=size_out, high=in_size, kernel=kernel_size, stride=stride, offset=pad)
             self.gather_matmul = GatherMatmul(rel, out_is_high=False, c_in=in_channels, c_out=out_channels)
 
     def construct(self, x):
@@ -252,22 +268,27 @@ class Conv2d(nn.Conv2d):
             return super().construct(x)
         weight = self.weight if self.spectral is None else self.spectral(self.weight)
         if not self.use_matmul:
-            return ops.conv2d(x, weight, None, self.stride, "same") + self.bias.reshape(1, -1, 1, 1)
+            return _add_bias(self, ops.conv2d(x, weight, None, self.stride, self.pad_mode, self.padding))
         c_in, c_out = weight.shape[1], weight.shape[0]
         w = weight.transpose(2, 3, 1, 0).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
-        return self.gather_matmul(x, w) + self.bias.reshape(1, -1, 1, 1)
+        return _add_bias(self, self.gather_matmul(x, w))
 
 
 class Conv2dTranspose(nn.Conv2dTranspose):
-    """nn.Conv2dTranspose with pad_mode 'same' (output = input x stride); on CPU through GatherMatmul."""
+    """nn.Conv2dTranspose with pad_mode 'same' (output = input x stride), or explicit `padding` (output =
+    (input - 1) x stride - 2 x padding + kernel); on CPU through GatherMatmul."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, in_size: int,
-                 matmul: Optional[bool] = None):
-        super().__init__(in_channels, out_channels, kernel_size, stride=stride, pad_mode="same", has_bias=True)
+                 matmul: Optional[bool] = None, padding: Optional[int] = None, has_bias: bool = True, **kwargs):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, has_bias=has_bias,
+                         **_native_padding(padding), **kwargs)
         self.use_matmul = _use_matmul(matmul)
         if self.use_matmul:
-            crop = (kernel_size - stride) // 2  # of the full (in-1)*stride + kernel output
-            rel = AxisRelation(low=in_size, high=in_size * stride, kernel=kernel_size, stride=stride, offset=crop)
+            if padding is None:  # 'same' crops (kernel - stride) // 2 of the full (in-1)*stride + kernel output
+                crop, size_out = (kernel_size - stride) // 2, in_size * stride
+            else:
+                crop, size_out = padding, (in_size - 1) * stride - 2 * padding + kernel_size
+            rel = AxisRelation(low=in_size, high=size_out, kernel=kernel_size, stride=stride, offset=crop)
             self.gather_matmul = GatherMatmul(rel, out_is_high=True, c_in=in_channels, c_out=out_channels)
 
     def construct(self, x):
@@ -275,7 +296,7 @@ class Conv2dTranspose(nn.Conv2dTranspose):
             return super().construct(x)
         c_in, c_out = self.weight.shape[0], self.weight.shape[1]
         w = self.weight.transpose(2, 3, 0, 1).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
-        return self.gather_matmul(x, w) + self.bias.reshape(1, -1, 1, 1)
+        return _add_bias(self, self.gather_matmul(x, w))
 
 
 def unit(v: Tensor) -> Tensor:

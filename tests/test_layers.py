@@ -27,6 +27,71 @@ def value_and_grads(layer, x):
     return ms.value_and_grad(loss, 0, layer.trainable_params())(x)
 
 
+PAD_CASES = [  # (layer, in_channels, out_channels, kernel, stride, padding, in_size): the DCGAN tutorial's shapes
+    (Conv2d, 3, 4, 4, 2, 1, 16),
+    (Conv2d, 4, 5, 4, 2, 1, 8),
+    (Conv2d, 6, 1, 4, 1, 0, 4),  # the discriminator's last layer: 4x4 -> 1x1, a thin output
+    (Conv2dTranspose, 6, 4, 4, 1, 0, 1),  # the generator's first layer: a 1x1 input
+    (Conv2dTranspose, 4, 3, 4, 2, 1, 4),
+    (Conv2dTranspose, 4, 3, 4, 2, 1, 8),
+    (Conv2d, 3, 12, 4, 2, 1, 16),  # a thin input (the RGB image)
+    (Conv2dTranspose, 12, 3, 4, 2, 1, 8),  # a thin output (the RGB image)
+    (Conv2dTranspose, 8, 1, 4, 2, 1, 8),
+    (Conv2dTranspose, 3, 12, 4, 1, 0, 1),  # a thin 1x1 input
+]
+
+
+def assert_matches_native(native, fast, c_in, size):
+    """Same parameters (names, shapes, values) give the same output, input gradient and parameter gradients."""
+    for a, b in zip(native.get_parameters(), fast.get_parameters()):
+        assert a.name == b.name and a.shape == b.shape
+        rng = np.random.default_rng(len(a.name))
+        value = rng.standard_normal(a.shape).astype(np.float32)
+        a.set_data(Tensor(value))
+        b.set_data(Tensor(value))
+    x = Tensor(np.random.default_rng(1).standard_normal((2, c_in, size, size)).astype(np.float32))
+    (v_native, (dx_native, dparams_native)) = value_and_grads(native, x)
+    (v_fast, (dx_fast, dparams_fast)) = value_and_grads(fast, x)
+    assert len(dparams_fast) == len(dparams_native)
+    np.testing.assert_allclose(fast(x).asnumpy(), native(x).asnumpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(v_fast.asnumpy(), v_native.asnumpy(), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dx_fast.asnumpy(), dx_native.asnumpy(), rtol=1e-4, atol=1e-3)
+    for g_fast, g_native in zip(dparams_fast, dparams_native):
+        np.testing.assert_allclose(g_fast.asnumpy(), g_native.asnumpy(), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("case", PAD_CASES, ids=lambda c: f"{c[0].__name__}-{c[1]}to{c[2]}-k{c[3]}s{c[4]}p{c[5]}-{c[6]}")
+def test_explicit_padding_matches_native(case):
+    cls, c_in, c_out, kernel, stride, padding, size = case
+    ms.set_seed(0)
+    native = cls(c_in, c_out, kernel, stride, size, matmul=False, padding=padding, has_bias=False)
+    fast = cls(c_in, c_out, kernel, stride, size, matmul=True, padding=padding, has_bias=False)
+    assert fast.bias is None and native.pad_mode == fast.pad_mode == "pad"
+    assert_matches_native(native, fast, c_in, size)
+
+
+def test_explicit_padding_with_a_bias_matches_native():
+    native = Conv2dTranspose(4, 3, 4, 2, 4, matmul=False, padding=1)
+    fast = Conv2dTranspose(4, 3, 4, 2, 4, matmul=True, padding=1)
+    assert_matches_native(native, fast, 4, 4)
+
+
+def test_dcgan_tutorial_sizes_and_thin_sides():
+    """64 -> 32 -> 16 -> 8 -> 4 -> 1 and back, with the image sides gathered after the multiply."""
+    x = Tensor(np.zeros((1, 3, 64, 64), np.float32))
+    for c_in, c_out, stride, padding, size in [(3, 8, 2, 1, 64), (8, 8, 2, 1, 32), (8, 8, 2, 1, 16),
+                                               (8, 8, 2, 1, 8), (8, 1, 1, 0, 4)]:
+        x = Conv2d(c_in, c_out, 4, stride, size, matmul=True, padding=padding, has_bias=False)(x)
+    assert x.shape == (1, 1, 1, 1)
+    for c_in, c_out, stride, padding, size in [(1, 8, 1, 0, 1), (8, 8, 2, 1, 4), (8, 8, 2, 1, 8),
+                                               (8, 8, 2, 1, 16), (8, 3, 2, 1, 32)]:
+        x = Conv2dTranspose(c_in, c_out, 4, stride, size, matmul=True, padding=padding, has_bias=False)(x)
+    assert x.shape == (1, 3, 64, 64)
+    assert Conv2d(3, 64, 4, 2, 64, matmul=True, padding=1).gather_matmul.thin_in
+    assert Conv2d(512, 1, 4, 1, 4, matmul=True, padding=0).gather_matmul.thin_out
+    assert Conv2dTranspose(64, 3, 4, 2, 32, matmul=True, padding=1).gather_matmul.thin_out
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[0].__name__}-{c[1]}to{c[2]}-s{c[3]}-{c[4]}")
 def test_matmul_path_matches_native(case):
     cls, c_in, c_out, stride, size = case
