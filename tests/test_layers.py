@@ -170,3 +170,19 @@ def test_dropout_masks_follow_the_formula_call_after_call():
     assert int(first.calls.asnumpy()) == 3  # saved with the network, so a resumed run continues the stream
     net.set_train(False)
     np.testing.assert_array_equal(first(x).asnumpy(), x.asnumpy())  # eval mode: identity
+
+
+def test_spectral_native_path_keeps_the_explicit_padding():
+    """A spectrally normalised Conv2d off the matmul path calls ops.conv2d itself: with the layer's own padding."""
+    from mindspore.common.initializer import Normal
+
+    from msgan.layers import SpectralNorm
+    native = Conv2d(3, 4, 4, 2, 16, matmul=False, padding=1, has_bias=False, weight_init=Normal(0.02))
+    fast = Conv2d(3, 4, 4, 2, 16, matmul=True, padding=1, has_bias=False)
+    assert abs(float(native.weight.asnumpy().std()) - 0.02) < 0.005  # weight_init reaches the native constructor
+    fast.weight.set_data(native.weight.value())
+    for layer in (native, fast):
+        layer.spectral = SpectralNorm(layer.weight)
+        layer.set_train(False)
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 16, 16)).astype(np.float32))
+    np.testing.assert_allclose(fast(x).asnumpy(), native(x).asnumpy(), rtol=1e-4, atol=1e-5)
