@@ -98,20 +98,7 @@ def test_matmul_path_matches_native(case):
     ms.set_seed(0)
     native = cls(c_in, c_out, 5, stride, size, matmul=False)
     fast = cls(c_in, c_out, 5, stride, size, matmul=True)
-    for a, b in zip(native.get_parameters(), fast.get_parameters()):
-        assert a.name == b.name and a.shape == b.shape
-        rng = np.random.default_rng(len(a.name))
-        value = rng.standard_normal(a.shape).astype(np.float32)
-        a.set_data(Tensor(value))
-        b.set_data(Tensor(value))
-    x = Tensor(np.random.default_rng(1).standard_normal((2, c_in, size, size)).astype(np.float32))
-    (v_native, (dx_native, dparams_native)) = value_and_grads(native, x)
-    (v_fast, (dx_fast, dparams_fast)) = value_and_grads(fast, x)
-    np.testing.assert_allclose(fast(x).asnumpy(), native(x).asnumpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(v_fast.asnumpy(), v_native.asnumpy(), rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(dx_fast.asnumpy(), dx_native.asnumpy(), rtol=1e-4, atol=1e-3)
-    for g_fast, g_native in zip(dparams_fast, dparams_native):
-        np.testing.assert_allclose(g_fast.asnumpy(), g_native.asnumpy(), rtol=1e-4, atol=1e-3)
+    assert_matches_native(native, fast, c_in, size)
 
 
 def test_strided_upsampling_skips_the_taps_it_never_hears():
