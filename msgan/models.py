@@ -1,15 +1,15 @@
 """Generator and Discriminator networks, and the registry that names them.
 
 Every image generator maps a latent (and, when conditional, a class label) to images (N, C, H, W) in
-[-1, 1] through a Tanh, the shape (C, H, W) of the dataset it trains on (msgan.data; the MNIST digits'
-(1, 28, 28) unless asked otherwise); each ModelSpec says which shapes its networks support; every discriminator maps an image (and label) to a raw score, which the loss
-reads (msgan.losses: the tutorial's BCE passes it through the sigmoid that ended its discriminator).
-The toy 1010 GAN draws four numbers in [0, 1] instead of an image.
+[-1, 1] through a Tanh, in the shape (C, H, W) of the data it trains on (the MNIST digits' (1, 28, 28)
+unless asked otherwise; each ModelSpec says which shapes its networks take). Every discriminator maps an
+image (and label) to a raw score, which the loss reads (msgan.losses: the tutorial's BCE passes it through
+the sigmoid that ended its discriminator). The toy 1010 GAN draws four numbers in [0, 1] instead of an image.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 from mindspore import nn, ops
@@ -276,8 +276,9 @@ def toy_discriminator(shape: tuple[int, ...]) -> nn.Cell:
     return nn.SequentialCell(nn.Dense(shape[0], 3), nn.Sigmoid(), nn.Dense(3, 1))
 
 
-def any_image_shape(shape: Shape) -> Optional[str]:
-    """The MLPs flatten the image, so they take any shape (their Dense layers grow with the pixels)."""
+def any_shape(shape: tuple[int, ...]) -> Optional[str]:
+    """The MLPs flatten the image, so they take any shape (their Dense layers grow with the pixels), as the
+    toy GAN takes any length of pattern."""
     return None
 
 
@@ -298,7 +299,7 @@ class ModelSpec:
     # built on msgan.layers' convolutions: on CPU their gradient is a hand-written bprop, which cannot be
     # differentiated again (wgan-gp's gradient penalty), and their gathered patches take memory per sample
     convolutional: bool = False
-    shape_problem: Callable[[Shape], Optional[str]] = any_image_shape
+    shape_problem: Callable[[Shape], Optional[str]] = any_shape
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -323,10 +324,7 @@ MODELS: dict[str, ModelSpec] = {
 
 def check_shape(model: str, shape: tuple[int, ...]) -> None:
     """Refuse, in one line, a sample shape that `model`'s networks cannot take."""
-    spec = MODELS[model]
-    if spec.kind == "pattern":
-        return
-    problem = spec.shape_problem(shape)
+    problem = MODELS[model].shape_problem(shape)
     if problem is not None:
         channels, height, width = shape
         raise MsganError(f"'{model}' cannot train on {height}x{width} images with {channels} channel(s): {problem}; "
