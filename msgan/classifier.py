@@ -22,11 +22,10 @@ import numpy as np
 from mindspore import Tensor, nn
 
 from msgan.checkpoints import checkpoint_info, load_into, read_checkpoint_extras, save_network
-from msgan.data import Digits, batches, load_digits, to_model_range
+from msgan.data import DIGIT_CLASSES, Digits, batches, load_digits, to_model_range
 from msgan.errors import MsganError
 from msgan.layers import Conv2d
 from msgan.metrics import manifold_radii
-from msgan.models import NUM_CLASSES
 from msgan.streams import CLASSIFIER_ORDER, CLASSIFIER_SHIFT, CLASSIFIER_SPLIT, stream
 
 CLASSIFIER_CKPT = Path(__file__).resolve().parent / "assets" / "digit_classifier.ckpt"
@@ -50,7 +49,7 @@ class DigitClassifier(nn.Cell):
             Conv2d(32, 64, 5, stride=2, in_size=14, matmul=matmul), nn.ReLU(),
             nn.Flatten(), nn.Dense(64 * 7 * 7, 64), nn.ReLU(),
         )
-        self.head = nn.Dense(64, NUM_CLASSES)
+        self.head = nn.Dense(64, DIGIT_CLASSES)
 
     def construct(self, x):
         features = self.body(x)
@@ -61,7 +60,7 @@ def split(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train, held-out) indices: HELD_OUT_SHARE of each digit, chosen by the seed, is held out."""
     rng = stream(seed, CLASSIFIER_SPLIT)
     held = []
-    for digit in range(NUM_CLASSES):
+    for digit in range(DIGIT_CLASSES):
         members = rng.permutation(np.flatnonzero(labels == digit))
         held.extend(members[:round(HELD_OUT_SHARE * len(members))])
     held = np.sort(np.array(held))

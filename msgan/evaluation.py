@@ -94,7 +94,7 @@ def generated_digits(request: EvalRequest) -> ToScore:
     select_device(request.device)
     generator, info = load_trained_generator(ckpt, cfg)
     z = latents(request.num, cfg.latent_dim, request.seed, distribution=cfg.latent)
-    labels = cycling_labels(request.num, spec.conditional)
+    labels = cycling_labels(request.num, cfg.label_classes)
     images = to_uint8(generate(generator, z, labels, request.batch_size))
     about = {"source": str(ckpt), "weights": weights_of(ckpt), "model": cfg.model, "epoch": info.epoch,
              "seed": request.seed}

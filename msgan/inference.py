@@ -17,7 +17,8 @@ from msgan.data import to_uint8
 from msgan.device import available_memory, quiet_native_output, select_device
 from msgan.errors import MsganError
 from msgan.files import atomic_path
-from msgan.models import MODELS, NUM_CLASSES, build_generator
+from msgan.models import MODELS, build_generator
+from msgan.data import DIGIT_CLASSES as NUM_CLASSES  # replaced below
 from msgan.runs import latest_generator, read_config
 from msgan.sampling import generate, latents
 from msgan.streams import SAMPLE_LABELS, stream

@@ -15,13 +15,12 @@ from typing import Callable, Optional
 from mindspore import nn, ops
 from mindspore.common.initializer import Normal, XavierUniform
 
-from msgan.data import MNIST_SHAPE
+from msgan.data import DIGIT_CLASSES, MNIST_SHAPE
 from msgan.errors import MsganError
 from msgan.layers import Conv2d, Conv2dTranspose, Dropout, key_dropout_streams, spectral_normalize
 from msgan.mixed_precision import mixed_precision
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image
-NUM_CLASSES = 10
 PATTERN_SIZE = 4  # the toy GAN's samples: four numbers
 
 
@@ -59,17 +58,18 @@ class ImageDiscriminator(nn.Cell):
         return self.model(x.view(x.shape[0], -1))
 
 
-def label_embedding(size: int) -> nn.Embedding:
-    """A learned vector per digit, initialised N(0, 1) as in PyTorch (MindSpore's default sigma is 0.01)."""
-    return nn.Embedding(NUM_CLASSES, size, embedding_table=Normal(1.0))
+def label_embedding(classes: int, size: int) -> nn.Embedding:
+    """A learned vector per class, initialised N(0, 1) as in PyTorch (MindSpore's default sigma is 0.01)."""
+    return nn.Embedding(classes, size, embedding_table=Normal(1.0))
 
 
 class ConditionalGenerator(nn.Cell):
-    """An ImageGenerator whose input is the latent joined to a learned 10-d embedding of the digit label."""
+    """An ImageGenerator whose input is the latent joined to a learned embedding of the class label, of as many
+    numbers as there are classes (10 for digits)."""
 
-    def __init__(self, layers: list[nn.Cell], shape: Shape):
+    def __init__(self, layers: list[nn.Cell], shape: Shape, classes: int):
         super().__init__()
-        self.embed = label_embedding(NUM_CLASSES)
+        self.embed = label_embedding(classes, classes)
         self.model = nn.SequentialCell(*layers)
         self.image_shape = shape  # see ImageGenerator
 
@@ -84,9 +84,9 @@ class ConditionalDiscriminator(nn.Cell):
     ignored it, and the generator used the label to pick one picture per class, whatever the digit.
     """
 
-    def __init__(self, layers: list[nn.Cell], shape: Shape):
+    def __init__(self, layers: list[nn.Cell], shape: Shape, classes: int):
         super().__init__()
-        self.embed = label_embedding(math.prod(shape))
+        self.embed = label_embedding(classes, math.prod(shape))
         self.model = nn.SequentialCell(*layers)
 
     def construct(self, x, labels):
@@ -97,11 +97,11 @@ class ProjectionDiscriminator(nn.Cell):
     """A projection discriminator (Miyato & Koyama 2018): the tutorial's features h of the image, scored by
     w·h + b + embed(label)·h, so that the label asks "is this a real image of this digit?" of the features."""
 
-    def __init__(self, shape: Shape):
+    def __init__(self, shape: Shape, classes: int):
         super().__init__()
         self.features = nn.SequentialCell(*tutorial_features(math.prod(shape)))
         self.score = nn.Dense(256, 1)
-        self.embed = nn.Embedding(NUM_CLASSES, 256, embedding_table=XavierUniform())
+        self.embed = nn.Embedding(classes, 256, embedding_table=XavierUniform())
 
     def construct(self, x, labels):
         return self.features_and_score(x, labels)[1]
@@ -116,9 +116,9 @@ class ClassifyingProjectionDiscriminator(ProjectionDiscriminator):
     score and the ten digits' logits side by side, (N, 1 + 10). The class term pushes G towards digits that read
     clearly as the one asked for; the projection keeps the label in D's judgement of realism."""
 
-    def __init__(self, shape: Shape):
-        super().__init__(shape)
-        self.classify = nn.Dense(256, NUM_CLASSES)
+    def __init__(self, shape: Shape, classes: int):
+        super().__init__(shape, classes)
+        self.classify = nn.Dense(256, classes)
 
     def construct(self, x, labels):
         h, score = self.features_and_score(x, labels)
@@ -130,10 +130,10 @@ class ClassifyingDiscriminator(nn.Cell):
     alone, with two heads, the score and the ten digits' logits, returned side by side as (N, 1 + 10).
     The label is not an input: the step trains the class head on the real and the asked-for digits."""
 
-    def __init__(self, shape: Shape):
+    def __init__(self, shape: Shape, classes: int):
         super().__init__()
         self.features = nn.SequentialCell(*tutorial_features(math.prod(shape)))
-        self.heads = nn.Dense(256, 1 + NUM_CLASSES)
+        self.heads = nn.Dense(256, 1 + classes)
 
     def construct(self, x, labels):
         return self.heads(self.features(x.view(x.shape[0], -1)))
@@ -194,14 +194,14 @@ def keras_discriminator(shape: Shape) -> nn.Cell:
                                nn.ReLU(), nn.Dense(256, 1)])
 
 
-def conditional_generator(latent_dim: int, shape: Shape) -> nn.Cell:
-    """The tutorial's generator fed the latent joined to a 10-d label embedding."""
-    return ConditionalGenerator(tutorial_generator_layers(latent_dim + NUM_CLASSES, math.prod(shape)), shape)
+def conditional_generator(latent_dim: int, shape: Shape, classes: int) -> nn.Cell:
+    """The tutorial's generator fed the latent joined to a label embedding (10-d for the digits)."""
+    return ConditionalGenerator(tutorial_generator_layers(latent_dim + classes, math.prod(shape)), shape, classes)
 
 
-def conditional_discriminator(shape: Shape) -> nn.Cell:
+def conditional_discriminator(shape: Shape, classes: int) -> nn.Cell:
     """The tutorial's discriminator fed the image joined to an image-sized label embedding."""
-    return ConditionalDiscriminator(tutorial_discriminator_layers(2 * math.prod(shape)), shape)
+    return ConditionalDiscriminator(tutorial_discriminator_layers(2 * math.prod(shape)), shape, classes)
 
 
 DCGAN_SIDES = "square sides of 16 to 32 pixels in steps of 4, or 40 to 64 in steps of 8"
@@ -288,11 +288,12 @@ class ModelSpec:
 
     `kind` is "digits" (trained on images, by default MNIST's, samples shaped like them) or "pattern" (the toy
     GAN: trained on four-number samples it makes itself, see data.real_patterns). The builders take the
-    sample shape; `shape_problem` says why a shape does not suit the networks, or None.
+    sample shape, and a conditional model's also the number of classes; `shape_problem` says why a shape does
+    not suit the networks, or None.
     """
 
-    generator: Callable[[int, tuple[int, ...]], nn.Cell]
-    discriminator: Callable[[tuple[int, ...]], nn.Cell]
+    generator: Callable[..., nn.Cell]      # (latent_dim, shape), and classes when conditional
+    discriminator: Callable[..., nn.Cell]  # (shape), and classes when conditional
     conditional: bool = False
     kind: str = "digits"
     class_head: bool = False  # D returns its score and the digits' logits side by side (AC-GAN)
@@ -300,6 +301,8 @@ class ModelSpec:
     # differentiated again (wgan-gp's gradient penalty), and their gathered patches take memory per sample
     convolutional: bool = False
     shape_problem: Callable[[Shape], Optional[str]] = any_shape
+    # the side it trains at when the data do not fix one (a folder of mixed sizes), or when it cannot draw theirs
+    image_side: int = 32
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -331,27 +334,43 @@ def check_shape(model: str, shape: tuple[int, ...]) -> None:
                          "pass --image-size with a size it draws, or pick another --model")
 
 
-def build_generator(model: str, latent_dim: int, amp: str = "O0", shape: Optional[tuple[int, ...]] = None) -> nn.Cell:
-    """A fresh generator of samples shaped `shape` (by default the model's sample_shape), whose parameter names
-    match msgan checkpoints ('generator.…'), at mixed-precision level `amp` (see msgan.mixed_precision)."""
+def class_args(model: str, classes: int) -> tuple[int, ...]:
+    """The class count as a conditional model's builders take it; the others take none."""
+    if not MODELS[model].conditional:
+        return ()
+    if classes < 2:
+        raise MsganError(f"'{model}' draws the class it is asked for, and these data hold {classes} class(es): "
+                         "give it labelled data (class subfolders, or an .npz with 'labels'), or pick a model "
+                         "without labels, such as dcgan")
+    return (classes,)
+
+
+def build_generator(model: str, latent_dim: int, amp: str = "O0", shape: Optional[tuple[int, ...]] = None,
+                    classes: int = DIGIT_CLASSES) -> nn.Cell:
+    """A fresh generator of samples shaped `shape` (by default the model's sample_shape), of `classes` classes
+    when conditional, whose parameter names match msgan checkpoints ('generator.…'), at mixed-precision level
+    `amp` (see msgan.mixed_precision)."""
     shape = shape or MODELS[model].sample_shape
     check_shape(model, shape)
+    extra = class_args(model, classes)
     # Dotted prefix: two networks in one compiled step need distinct parameter names, and a
     # dotted name keeps checkpoints strictly loadable into a fresh network (see checkpoints.py).
-    net = mixed_precision(lambda: MODELS[model].generator(latent_dim, shape), amp, "generator.")
+    net = mixed_precision(lambda: MODELS[model].generator(latent_dim, shape, *extra), amp, "generator.")
     key_dropout_streams(net)
     return net
 
 
 def build_discriminator(model: str, amp: str = "O0", spectral_norm: bool = False,
-                        shape: Optional[tuple[int, ...]] = None) -> nn.Cell:
-    """A fresh discriminator of samples shaped `shape` (by default the model's sample_shape), whose parameter
-    names start with 'discriminator.', its layers spectrally normalised when asked (see layers.spectral_normalize)."""
+                        shape: Optional[tuple[int, ...]] = None, classes: int = DIGIT_CLASSES) -> nn.Cell:
+    """A fresh discriminator of samples shaped `shape` (by default the model's sample_shape), of `classes`
+    classes when conditional, whose parameter names start with 'discriminator.', its layers spectrally
+    normalised when asked (see layers.spectral_normalize)."""
     shape = shape or MODELS[model].sample_shape
     check_shape(model, shape)
+    extra = class_args(model, classes)
 
     def build() -> nn.Cell:
-        net = MODELS[model].discriminator(shape)
+        net = MODELS[model].discriminator(shape, *extra)
         return spectral_normalize(net) if spectral_norm else net
 
     net = mixed_precision(build, amp, "discriminator.")

@@ -15,7 +15,7 @@ from msgan.data import epoch_order, to_uint8
 from msgan.ema import PREFIX, sampling_batch, standing_plan, standing_statistics
 from msgan.judge import shipped_judge
 from msgan.losses import LOSSES
-from msgan.models import MODELS, NUM_CLASSES
+from msgan.models import MODELS
 from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints,
                         write_csv)
 from msgan.sampling import cycling_labels, generate, latents
@@ -32,8 +32,8 @@ FID = METRIC_COLUMNS.index("fid")
 
 
 def grid_labels(cfg: TrainConfig) -> np.ndarray:
-    """Digit labels for a conditional model's sample grid: row r draws digit r mod 10."""
-    return (np.arange(cfg.grid_size ** 2, dtype=np.int32) // cfg.grid_size) % NUM_CLASSES
+    """Class labels for a conditional model's sample grid: row r draws class r mod the number of classes."""
+    return (np.arange(cfg.grid_size ** 2, dtype=np.int32) // cfg.grid_size) % cfg.num_classes
 
 
 @dataclass
@@ -146,7 +146,7 @@ class RunRecorder:
         cfg, spec = self.cfg, MODELS[self.cfg.model]
         samples, batch = standing_plan(spec.convolutional)
         z = latents(samples, cfg.latent_dim, cfg.seed, STANDING_STATS, distribution=cfg.latent)
-        standing_statistics(self.nets.average.net, z, cycling_labels(samples, spec.conditional), batch)
+        standing_statistics(self.nets.average.net, z, cycling_labels(samples, cfg.label_classes), batch)
 
     def save_sampler(self, path, epoch: int, step: int, extras: Optional[dict] = None) -> None:
         """The sampler's weights as a generator checkpoint that loads strictly into a fresh generator."""
@@ -165,7 +165,7 @@ class RunRecorder:
         metrics.csv and metrics.png, and keep the generator of the lowest FID as Generator_best.ckpt."""
         cfg, run = self.cfg, self.run
         z = latents(cfg.eval_samples, cfg.latent_dim, cfg.seed, EVAL_NOISE, distribution=cfg.latent)
-        labels = cycling_labels(cfg.eval_samples, MODELS[cfg.model].conditional)
+        labels = cycling_labels(cfg.eval_samples, cfg.label_classes)
         # in one batch, 2,000 of the MLP's took 0.3 s; in batches of 256, 0.6 s
         batch = sampling_batch(MODELS[cfg.model].convolutional, cfg.eval_samples)
         scores = shipped_judge().score(to_uint8(generate(self.nets.sampler, z, labels, batch)))  # judge loaded once

@@ -6,7 +6,6 @@ from typing import Optional
 import numpy as np
 from mindspore import Tensor, nn
 
-from msgan.models import NUM_CLASSES
 from msgan.streams import stream
 
 # The toy 1010 GAN feeds its generator 0.5, the lesson's constant; "near-constant" adds this much noise.
@@ -27,9 +26,10 @@ def latents(count: int, latent_dim: int, seed: int, *key: int, distribution: str
     return rng.standard_normal(shape, dtype=np.float32)
 
 
-def cycling_labels(count: int, conditional: bool) -> Optional[np.ndarray]:
-    """Digits 0, 1, …, 9, 0, 1, … for `count` samples of a conditional generator; None for the others."""
-    return np.arange(count, dtype=np.int32) % NUM_CLASSES if conditional else None
+def cycling_labels(count: int, classes: Optional[int]) -> Optional[np.ndarray]:
+    """Labels 0, 1, …, classes - 1, 0, 1, … for `count` samples of a conditional generator of `classes`
+    classes; None for the others (classes None)."""
+    return None if classes is None else np.arange(count, dtype=np.int32) % classes
 
 
 def generate(generator: nn.Cell, z: np.ndarray, labels: Optional[np.ndarray] = None,

@@ -18,7 +18,7 @@ from msgan.ema import GeneratorAverage
 from msgan.layers import shard_dropout_streams
 from msgan.losses import LOSSES, GanLoss, gradient_penalty
 from msgan.mixed_precision import LossScaling, loss_scaling
-from msgan.models import MODELS, ModelSpec, build_discriminator, build_generator
+from msgan.models import MODELS, build_discriminator, build_generator
 from msgan.parallel import SINGLE, Workers, gradient_mean, value_mean
 
 StepFn = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
@@ -233,19 +233,20 @@ def build_networks(cfg: TrainConfig, workers: Workers = SINGLE) -> Networks:
     Every worker builds the same initial weights from the seed.
     """
     ms.set_seed(cfg.seed)
-    spec: ModelSpec = MODELS[cfg.model]
-    generator = build_generator(cfg.model, cfg.latent_dim, cfg.amp)
-    discriminator = build_discriminator(cfg.model, cfg.amp, cfg.spectral_norm)
+    shape, classes = cfg.sample_shape, cfg.num_classes
+    generator = build_generator(cfg.model, cfg.latent_dim, cfg.amp, shape, classes)
+    discriminator = build_discriminator(cfg.model, cfg.amp, cfg.spectral_norm, shape, classes)
     for net in (generator, discriminator):
         shard_dropout_streams(net, workers.rank)
     opt_g, opt_d = make_optimizers(generator, discriminator, cfg)
     # built last: a network built earlier would change the initial weights of those after it
-    average = GeneratorAverage(build_generator(cfg.model, cfg.latent_dim), generator, cfg.ema) if cfg.ema else None
+    average = GeneratorAverage(build_generator(cfg.model, cfg.latent_dim, shape=shape, classes=classes), generator,
+                               cfg.ema) if cfg.ema else None
     scaling = (loss_scaling(cfg.amp, "loss_scale_d", opt_d), loss_scaling(cfg.amp, "loss_scale_g", opt_g))
     options = StepOptions.of(cfg, workers)
     train_step = make_train_step(generator, discriminator, opt_g, opt_d, options, average, compiled=False,
                                  scaling=scaling)
-    width = 6 + (spec.sample_shape[0] if options.track_fakes else 0)  # the six numbers, and G's mean output
+    width = 6 + (shape[0] if options.track_fakes else 0)  # the six numbers, and G's mean output
     return Networks(generator, discriminator, opt_g, opt_d, average, train_step,
                     make_train_loop(train_step, width, cfg.n_critic, compiled=not cfg.pynative),
                     scaling[0].parameters + scaling[1].parameters)

@@ -13,7 +13,7 @@ from conftest import run_script
 from msgan.checkpoints import load_generator
 from msgan.cli import infer_main
 from msgan.config import resolve
-from msgan.data import digit_set, epoch_order, load_digits, to_model_range, to_uint8
+from msgan.data import epoch_order, load_digits, to_model_range, to_uint8
 from msgan.losses import LOSSES
 from msgan.inference import InferRequest, digit_labels, digit_rows
 from msgan.models import build_discriminator, build_generator
@@ -66,7 +66,7 @@ def test_losses_csv_has_every_step(tiny_run):
 
 
 def test_real_png_shows_the_first_samples_the_run_trains_on(tiny_run):
-    samples = digit_set(load_digits("embedded", limit=640)).samples
+    samples = to_model_range(load_digits("embedded", limit=640).images)
     first = epoch_order(640, RECIPE.seed, 0)[:RECIPE.grid_size ** 2]
     np.testing.assert_array_equal(np.asarray(Image.open(tiny_run / "images" / "real.png")),
                                   make_grid(to_uint8(samples[first]), RECIPE.grid_size))
