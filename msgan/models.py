@@ -95,19 +95,29 @@ class ConditionalDiscriminator(nn.Cell):
 
 class ProjectionDiscriminator(nn.Cell):
     """A projection discriminator (Miyato & Koyama 2018): the tutorial's features h of the image, scored by
-    w·h + b + embed(label)·h, so that the label asks "is this a real image of this digit?" of the features."""
+    w·h + b + embed(label)·h, so that the label asks "is this a real image of this digit?" of the features.
+    A subclass may take other features by overriding feature_layers and image_features."""
 
     def __init__(self, shape: Shape, classes: int):
         super().__init__()
-        self.features = nn.SequentialCell(*tutorial_features(math.prod(shape)))
-        self.score = nn.Dense(256, 1)
-        self.embed = nn.Embedding(classes, 256, embedding_table=XavierUniform())
+        layers, width = self.feature_layers(shape)
+        self.features = nn.SequentialCell(*layers)
+        self.score = nn.Dense(width, 1)
+        self.embed = nn.Embedding(classes, width, embedding_table=XavierUniform())
+
+    @staticmethod
+    def feature_layers(shape: Shape) -> tuple[list[nn.Cell], int]:
+        """The tutorial's features of the flattened image, and their 256 numbers."""
+        return tutorial_features(math.prod(shape)), 256
+
+    def image_features(self, x):
+        return self.features(x.view(x.shape[0], -1))
 
     def construct(self, x, labels):
         return self.features_and_score(x, labels)[1]
 
     def features_and_score(self, x, labels):
-        h = self.features(x.view(x.shape[0], -1))
+        h = self.image_features(x)
         return h, self.score(h) + (self.embed(labels) * h).sum(axis=1, keepdims=True)
 
 
@@ -118,7 +128,7 @@ class ClassifyingProjectionDiscriminator(ProjectionDiscriminator):
 
     def __init__(self, shape: Shape, classes: int):
         super().__init__(shape, classes)
-        self.classify = nn.Dense(256, classes)
+        self.classify = nn.Dense(self.score.in_channels, classes)
 
     def construct(self, x, labels):
         h, score = self.features_and_score(x, labels)
@@ -213,11 +223,18 @@ def dcgan_upsamplings(side: int) -> int:
     return 2 if side <= 32 else 3
 
 
+def channels_problem(channels: int) -> Optional[str]:
+    """Why the convolutional models cannot draw images of `channels` channels, or None when they can."""
+    if channels not in (1, 3):
+        return f"it draws greyscale or colour images (1 or 3 channels), not {channels}"
+    return None
+
+
 def dcgan_shape_problem(shape: Shape) -> Optional[str]:
     """Why DCGAN cannot draw images of `shape`, or None when it can."""
     channels, height, width = shape
-    if channels not in (1, 3):
-        return f"it draws greyscale or colour images (1 or 3 channels), not {channels}"
+    if problem := channels_problem(channels):
+        return problem
     side = height
     if height != width or side % (2 ** dcgan_upsamplings(side)) or not 16 <= side <= 64:
         return f"it draws {DCGAN_SIDES}, not {height}x{width}"
@@ -248,22 +265,106 @@ class DCGANGenerator(nn.Cell):
         return self.model(self.project(z).view(-1, 256, self.start, self.start))
 
 
+def dcgan_features(shape: Shape) -> tuple[list[nn.Cell], int]:
+    """The Keras DCGAN discriminator up to its Dense: convolutions C->64->128 (stride 2, ReLU, Dropout 0.3),
+    one more (128->256) at 64 pixels, so that the last map is 8x8 as at 32 pixels, flattened; and how many
+    numbers that gives."""
+    channels, side, _ = shape
+    layers: list[nn.Cell] = []
+    for i in range(dcgan_upsamplings(side)):
+        width = 64 * 2 ** i
+        layers += [Conv2d(channels, width, 5, stride=2, in_size=side), nn.ReLU(), Dropout(p=0.3)]
+        channels, side = width, -(-side // 2)
+    return [*layers, nn.Flatten()], side * side * channels
+
+
 class DCGANDiscriminator(nn.Cell):
-    """The Keras DCGAN discriminator: convolutions C->64->128 (stride 2, ReLU, Dropout 0.3), Dense (Sigmoid in
-    the loss); 64-pixel images take one more (128->256), so that the last map is 8x8 as at 32 pixels."""
+    """The Keras DCGAN discriminator: dcgan_features, then Dense to one score (Sigmoid in the loss)."""
 
     def __init__(self, shape: Shape = MNIST_SHAPE):
         super().__init__()
-        channels, side, _ = shape
-        layers: list[nn.Cell] = []
-        for i in range(dcgan_upsamplings(side)):
-            width = 64 * 2 ** i
-            layers += [Conv2d(channels, width, 5, stride=2, in_size=side), nn.ReLU(), Dropout(p=0.3)]
-            channels, side = width, -(-side // 2)
-        self.model = nn.SequentialCell(*layers, nn.Flatten(), nn.Dense(side * side * channels, 1))
+        layers, width = dcgan_features(shape)
+        self.model = nn.SequentialCell(*layers, nn.Dense(width, 1))
 
     def construct(self, x):
         return self.model(x)
+
+
+def conditional_dcgan_generator(latent_dim: int, shape: Shape, classes: int) -> nn.Cell:
+    """DCGAN's generator fed the latent joined to a label embedding of `classes` numbers, as cgan's is."""
+    return ConditionalGenerator([DCGANGenerator(latent_dim + classes, shape)], shape, classes)
+
+
+class DCGANProjectionDiscriminator(ClassifyingProjectionDiscriminator):
+    """cgan's discriminator on DCGAN's convolutional features instead of the tutorial's: the projected score and
+    the classes' logits side by side, (N, 1 + classes). The features read the image as it is, not flattened."""
+
+    feature_layers = staticmethod(dcgan_features)
+
+    def image_features(self, x):
+        return self.features(x)
+
+
+# The MindSpore DCGAN tutorial (https://www.mindspore.cn/tutorials/en/master/generative/dcgan.html): its feature
+# maps' base width (ngf = ndf), and its initialisation: convolution weights N(0, 0.02), BatchNorm scales N(1, 0.02).
+TUTORIAL_DCGAN_WIDTH = 64
+TUTORIAL_DCGAN_SIDE = 64
+
+
+def tutorial_dcgan_conv(conv: type, c_in: int, c_out: int, stride: int, padding: int, in_size: int) -> nn.Cell:
+    """One of the tutorial's 4x4 convolutions (Conv2d or Conv2dTranspose), without bias, weights N(0, 0.02)."""
+    return conv(c_in, c_out, 4, stride, in_size, padding=padding, has_bias=False, weight_init=Normal(0.02))
+
+
+def tutorial_dcgan_norm(width: int) -> nn.Cell:
+    """The tutorial's BatchNorm, its scales drawn N(1, 0.02)."""
+    return nn.BatchNorm2d(width, gamma_init=Normal(0.02, 1.0))
+
+
+def tutorial_dcgan_shape_problem(shape: Shape) -> Optional[str]:
+    """Why the tutorial's DCGAN cannot draw images of `shape`: its layers fix the side at 64."""
+    channels, height, width = shape
+    if problem := channels_problem(channels):
+        return problem
+    if (height, width) != (TUTORIAL_DCGAN_SIDE, TUTORIAL_DCGAN_SIDE):
+        return f"it draws 64x64 images (the DCGAN tutorial's), not {height}x{width}"
+    return None
+
+
+class TutorialDCGANGenerator(nn.Cell):
+    """The MindSpore DCGAN tutorial's generator: the latent as a 1x1 map, transposed convolutions
+    nz -> 512 (4x4, stride 1) -> 256 -> 128 -> 64 (each stride 2, doubling the side), each then BatchNorm and
+    ReLU, and 64 -> C (to 64x64), Tanh."""
+
+    def __init__(self, latent_dim: int, shape: Shape):
+        super().__init__()
+        ngf = TUTORIAL_DCGAN_WIDTH
+        layers = [tutorial_dcgan_conv(Conv2dTranspose, latent_dim, ngf * 8, 1, 0, in_size=1),
+                  tutorial_dcgan_norm(ngf * 8), nn.ReLU()]
+        side = 4
+        for width in (ngf * 4, ngf * 2, ngf):
+            layers += [tutorial_dcgan_conv(Conv2dTranspose, 2 * width, width, 2, 1, in_size=side),
+                       tutorial_dcgan_norm(width), nn.ReLU()]
+            side *= 2
+        layers += [tutorial_dcgan_conv(Conv2dTranspose, ngf, shape[0], 2, 1, in_size=side), nn.Tanh()]
+        self.model = nn.SequentialCell(*layers)
+
+    def construct(self, z):
+        return self.model(z.view(z.shape[0], -1, 1, 1))
+
+
+def tutorial_dcgan_discriminator(shape: Shape) -> nn.Cell:
+    """The MindSpore DCGAN tutorial's discriminator: convolutions C -> 64 -> 128 -> 256 -> 512 (4x4, stride 2,
+    halving the side to 4), LeakyReLU 0.2, BatchNorm from 128 on, then 512 -> 1 over the 4x4 map: one raw score
+    per image, (N, 1) (the tutorial's Sigmoid is the loss's)."""
+    ndf = TUTORIAL_DCGAN_WIDTH
+    layers = [tutorial_dcgan_conv(Conv2d, shape[0], ndf, 2, 1, in_size=shape[1]), nn.LeakyReLU(0.2)]
+    side = shape[1] // 2
+    for width in (ndf * 2, ndf * 4, ndf * 8):
+        layers += [tutorial_dcgan_conv(Conv2d, width // 2, width, 2, 1, in_size=side), tutorial_dcgan_norm(width),
+                   nn.LeakyReLU(0.2)]
+        side //= 2
+    return nn.SequentialCell(*layers, tutorial_dcgan_conv(Conv2d, ndf * 8, 1, 1, 0, in_size=side), nn.Flatten())
 
 
 def toy_generator(latent_dim: int, shape: tuple[int, ...]) -> nn.Cell:
@@ -289,7 +390,7 @@ class ModelSpec:
     `kind` is "digits" (trained on images, by default MNIST's, samples shaped like them) or "pattern" (the toy
     GAN: trained on four-number samples it makes itself, see data.real_patterns). The builders take the
     sample shape, and a conditional model's also the number of classes; `shape_problem` says why a shape does
-    not suit the networks, or None.
+    not suit the networks, or None; `sample_shape` is the shape built when no data give one, so it must suit.
     """
 
     generator: Callable[..., nn.Cell]      # (latent_dim, shape), and classes when conditional
@@ -303,11 +404,7 @@ class ModelSpec:
     shape_problem: Callable[[Shape], Optional[str]] = any_shape
     # the side it trains at when the data do not fix one (a folder of mixed sizes), or when it cannot draw theirs
     image_side: int = 32
-
-    @property
-    def sample_shape(self) -> tuple[int, ...]:
-        """The shape of one sample on the default data: four numbers for the toy, else an MNIST digit."""
-        return (PATTERN_SIZE,) if self.kind == "pattern" else MNIST_SHAPE
+    sample_shape: tuple[int, ...] = MNIST_SHAPE  # one sample's shape when no data say: an MNIST digit by default
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -321,7 +418,13 @@ MODELS: dict[str, ModelSpec] = {
     "cgan-projection": ModelSpec(conditional_generator, ProjectionDiscriminator, conditional=True),
     "cgan-acgan": ModelSpec(conditional_generator, ClassifyingDiscriminator, conditional=True, class_head=True),
     "dcgan": ModelSpec(DCGANGenerator, DCGANDiscriminator, convolutional=True, shape_problem=dcgan_shape_problem),
-    "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern"),
+    # cgan's conditioning on dcgan's networks, for labelled images (class subfolders, CIFAR-10, Fashion-MNIST)
+    "cdcgan": ModelSpec(conditional_dcgan_generator, DCGANProjectionDiscriminator, conditional=True, class_head=True,
+                        convolutional=True, shape_problem=dcgan_shape_problem),
+    "dcgan64": ModelSpec(TutorialDCGANGenerator, tutorial_dcgan_discriminator, convolutional=True,
+                         shape_problem=tutorial_dcgan_shape_problem, image_side=TUTORIAL_DCGAN_SIDE,
+                         sample_shape=(3, TUTORIAL_DCGAN_SIDE, TUTORIAL_DCGAN_SIDE)),
+    "toy1010": ModelSpec(toy_generator, toy_discriminator, kind="pattern", sample_shape=(PATTERN_SIZE,)),
 }
 
 
