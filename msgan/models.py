@@ -306,7 +306,7 @@ class DCGANProjectionDiscriminator(ClassifyingProjectionDiscriminator):
 
 
 # The MindSpore DCGAN tutorial (https://www.mindspore.cn/tutorials/en/master/generative/dcgan.html): its feature
-# maps' base width (ngf = ndf), and its initialisation: convolution weights N(0, 0.02), BatchNorm scales N(1, 0.02).
+# maps' base width (ngf = ndf), and the side of the images its layers draw.
 TUTORIAL_DCGAN_WIDTH = 64
 TUTORIAL_DCGAN_SIDE = 64
 
