@@ -1,74 +1,106 @@
-"""The judge of sample quality: the shipped digit classifier with the features of the real digits that every
-score is measured against (eval.py, and training's --eval-every).
+"""The judge of sample quality: a classifier with the features of the real images that every score is measured
+against (eval.py, and training's --eval-every). The shipped one classifies digits; `python -m msgan.classifier
+--data DIR` trains one for any labelled dataset, and load_judge(path) loads it.
 
-Every score compares a set of digits with the same reference, the classifier's training split of the
-embedded digits (4,000 real digits). The real-data floor is the 1,000 held-out real digits scored the
-same way, which is as good as a generator can be expected to get. FID depends on the number of samples
-(it is biased upwards for small sets), so compare scores of equal size.
+Every score compares a set of images with the same reference, the classifier's training split (for the
+shipped judge, 4,000 real embedded digits). The real-data floor is the held-out split scored the same way,
+which is as good as a generator can be expected to get: the shipped judge scores its 1,000 held-out embedded
+digits when asked, a trained judge carries the floor it scored at training time. FID depends on the number of
+samples (it is biased upwards for small sets), so compare scores of equal size.
 """
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
-from msgan.classifier import (REFERENCE_FEATURES, REFERENCE_RADII, DigitClassifier, judge,
-                              load_classifier_and_reference, split, subset)
-from msgan.data import Digits, load_embedded
-from msgan.metrics import class_agreement, class_shares, fid, inception_score, mode_coverage, precision_recall
+from msgan.classifier import (CLASSIFIER_CKPT, REAL_FLOOR, REFERENCE_ABOUT, REFERENCE_FEATURES, REFERENCE_RADII,
+                              Classifier, Shape, judge, load_classifier_and_reference, recorded_classes,
+                              recorded_shape, sample_shape, split, subset)
+from msgan.data import MNIST_SHAPE, Digits, load_embedded
+from msgan.datasets import DIGIT_NAMES
+from msgan.errors import MsganError
+from msgan.metrics import scores
 
 REFERENCE = "embedded digits, the classifier's training split (4,000)"
 FLOOR = "embedded digits, the classifier's held-out split (1,000)"
+SHIPPED = "shipped digit classifier"
 
 
 @dataclass
 class Judge:
-    """The classifier and the reference features every score is measured against."""
+    """The classifier and the reference features every score is measured against, with what it judges."""
 
-    net: DigitClassifier
+    net: Classifier
     reference: np.ndarray
     reference_radii: np.ndarray  # its k-NN manifold
+    shape: Shape = MNIST_SHAPE   # (C, H, W) of the samples it takes
+    classes: tuple[str, ...] = DIGIT_NAMES
+    source: str = SHIPPED        # the checkpoint it came from, for messages and records
+    reference_about: str = REFERENCE
+    floor: Optional[dict[str, Any]] = None  # the real floor; None until the shipped judge's is first scored
 
     @property
     def held_out(self) -> Digits:
-        """The real digits the classifier never saw: the floor."""
+        """The shipped judge's held-out embedded digits, the real floor it scores."""
         return held_out_digits()
 
+    def check_fits(self, shape: tuple, what: str) -> None:
+        """Refuse samples of another (C, H, W) than the judge's in one line, rather than in MindSpore's error."""
+        if tuple(shape) != tuple(self.shape):
+            raise MsganError(f"{what} are {describe(shape)} but the judge ({self.source}) takes {describe(self.shape)}"
+                             f": train a matching one with `python -m msgan.classifier --data DIR --image-size "
+                             f"{shape[-1]}` on data of that shape and pass it")
+
+    def real_floor(self) -> dict[str, Any]:
+        """{"source": what the floor is, **its scores}: the held-out real images scored as samples are. The
+        shipped judge scores its held-out digits once (about a second), a trained judge kept its own."""
+        if self.floor is None:
+            held = self.held_out
+            self.floor = {"source": FLOOR, **self.score(held.images, held.labels)}
+        return dict(self.floor)
+
     def score(self, images: np.ndarray, labels: Optional[np.ndarray] = None) -> dict[str, Any]:
-        """FID, IS, modes, KL from uniform, precision and recall of uint8 digits (N, 28, 28), and the share
-        of them judged to be each digit (class_shares, with their least and greatest).
-
-        With `labels`, the digit each one was asked (or is known) to be, also digit_agreement: for each digit,
-        the share of those labelled with it that are judged to be it (null for a digit none is labelled
-        with), and its least, min_digit_agreement.
-        """
-        features, probs = judge(self.net, images)
-        modes, kl = mode_coverage(probs)
-        precision, recall = precision_recall(self.reference, features, real_radii=self.reference_radii)
-        shares = per_digit(class_shares(probs))
-        scores = {"fid": round(fid(features, self.reference), 4), "is": round(inception_score(probs), 4),
-                  "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
-                  "recall": round(recall, 4),
-                  "class_shares": shares, "min_class_share": min(shares), "max_class_share": max(shares)}
-        if labels is not None:
-            agreement = per_digit(class_agreement(probs, labels))
-            scores.update(digit_agreement=agreement,
-                          min_digit_agreement=min(a for a in agreement if a is not None))
-        return scores
+        """FID, IS, modes, KL from uniform, precision and recall of uint8 images, grey (N, H, W) or colour
+        (N, H, W, 3), and the share of them judged to be each class (class_shares, one per class, with their least
+        and greatest); with `labels`, also digit_agreement and min_digit_agreement (see msgan.metrics.scores)."""
+        self.check_fits(sample_shape(images), "the scored images")
+        return scores(*judge(self.net, images), self.reference, self.reference_radii, labels)
 
 
-def per_digit(values: np.ndarray) -> list[Optional[float]]:
-    """Ten values rounded to 4 places; NaN (a digit without samples) becomes None, JSON's null."""
-    return [None if np.isnan(v) else round(float(v), 4) for v in values]
+def describe(shape: tuple) -> str:
+    """'3x32x32 (channels x height x width)'."""
+    return f"{'x'.join(map(str, shape))} (channels x height x width)"
+
+
+def load_judge(path: Optional[str] = None) -> Judge:
+    """The judge in the checkpoint at `path` (written by `python -m msgan.classifier --data DIR`), or the shipped
+    digit judge without one; each is loaded once. A missing, damaged or foreign file is one line with the fix."""
+    return shipped_judge() if path is None else judge_at(str(Path(path).expanduser().resolve()))
+
+
+@functools.lru_cache(maxsize=None)
+def judge_at(path: str) -> Judge:
+    return judge_in(Path(path), path)
 
 
 @functools.lru_cache(maxsize=1)
 def shipped_judge() -> Judge:
     """The shipped classifier with the features of its training split, saved beside its weights."""
-    net, reference = load_classifier_and_reference()
-    return Judge(net, reference[REFERENCE_FEATURES].astype(np.float64), reference[REFERENCE_RADII])
+    return judge_in(CLASSIFIER_CKPT, SHIPPED)
+
+
+def judge_in(path: Path, source: str) -> Judge:
+    """The judge a classifier checkpoint holds; one that predates the records is the digit judge."""
+    net, extras = load_classifier_and_reference(path)
+    floor = json.loads(extras[REAL_FLOOR]) if REAL_FLOOR in extras else None
+    return Judge(net, extras[REFERENCE_FEATURES].astype(np.float64), extras[REFERENCE_RADII],
+                 recorded_shape(extras), recorded_classes(extras), source, extras.get(REFERENCE_ABOUT, REFERENCE),
+                 floor)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,11 +1,12 @@
 """Sample-quality metrics as pure NumPy functions: FID, IS, mode coverage, and precision and recall.
 
-They work on the digit classifier's outputs (see msgan.judge): penultimate-layer features for FID and
-precision/recall, class probabilities for IS and mode coverage. Everything is computed in float64.
+They work on a judge's outputs (msgan.classifier, msgan.judge): penultimate-layer features for FID and
+precision/recall, class probabilities for IS and mode coverage; `scores` gathers them all. Everything is
+computed in float64.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -108,3 +109,30 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS, ch
     precision = _inside(fake, real, real_radii, chunk)
     recall = _inside(real, fake, manifold_radii(fake, k, chunk), chunk)
     return precision, recall
+
+
+def scores(features: np.ndarray, probs: np.ndarray, reference: np.ndarray, reference_radii: np.ndarray,
+           labels: Optional[np.ndarray] = None) -> dict[str, Any]:
+    """Every score of one set of samples against a reference, rounded for JSON: FID, IS, modes, KL from uniform,
+    precision and recall, and the share judged to be each class (class_shares, with their least and greatest).
+
+    With `labels`, the class each sample was asked (or is known) to be, also digit_agreement: for each class,
+    the share of those labelled with it that are judged to be it (null for a class none is labelled with), and
+    its least, min_digit_agreement. The key names are the digit judge's, which every metrics.jsonl already uses.
+    """
+    modes, kl = mode_coverage(probs)
+    precision, recall = precision_recall(reference, features, real_radii=reference_radii)
+    shares = per_class(class_shares(probs))
+    result = {"fid": round(fid(features, reference), 4), "is": round(inception_score(probs), 4),
+              "modes": modes, "kl_uniform": round(kl, 4), "precision": round(precision, 4),
+              "recall": round(recall, 4),
+              "class_shares": shares, "min_class_share": min(shares), "max_class_share": max(shares)}
+    if labels is not None:
+        agreement = per_class(class_agreement(probs, labels))
+        result.update(digit_agreement=agreement, min_digit_agreement=min(a for a in agreement if a is not None))
+    return result
+
+
+def per_class(values: np.ndarray) -> list[Optional[float]]:
+    """One value per class rounded to 4 places; NaN (a class without samples) becomes None, JSON's null."""
+    return [None if np.isnan(v) else round(float(v), 4) for v in values]
