@@ -1,5 +1,7 @@
 """The shipped digit classifier: its recorded accuracy holds on the embedded split, its features are
-deterministic, and the metrics built on it tell real digits from noise and from a collapsed generator."""
+deterministic, and the metrics built on it tell real digits from noise and from a collapsed generator. And a
+judge trained on other data (python -m msgan.classifier --data): it learns, it keeps its shape, classes and
+real floor, and it refuses what it cannot judge in one line."""
 import os
 import re
 import subprocess
@@ -10,9 +12,12 @@ import pytest
 
 from conftest import REPO, write_mnist
 from msgan.checkpoints import read_checkpoint_extras
-from msgan.classifier import (CLASSIFIER_CKPT, REFERENCE_FEATURES, REFERENCE_RADII, accuracy, judge, load_classifier,
-                              load_classifier_and_reference, shift, split, subset)
+from msgan.checkpoints import load_into
+from msgan.classifier import (CLASSIFIER_CKPT, REFERENCE_FEATURES, REFERENCE_RADII, Classifier, accuracy, judge,
+                              load_classifier, load_classifier_and_reference, main, shift, split, subset)
 from msgan.data import load_embedded
+from msgan.errors import MsganError
+from msgan.judge import load_judge, shipped_judge
 from msgan.metrics import fid, inception_score, manifold_radii, mode_coverage, precision_recall
 
 
@@ -104,10 +109,10 @@ def test_the_recorded_command_trains_on_a_data_folder(tmp_path):
     result = subprocess.run([sys.executable, "-m", "msgan.classifier", "--data", str(tmp_path / "mnist"),
                              "--epochs", "1", "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    held, trained = map(int, re.search(r"on (\d+) digits \((\d+) trained on", result.stdout).groups())
+    held, trained = map(int, re.search(r"on (\d+) images \((\d+) trained on", result.stdout).groups())
     assert held + trained == 200 and 30 <= held <= 50  # a fifth of each digit held out
     lines = result.stdout.splitlines()  # it says what it does, and how each epoch went
-    assert lines[0].startswith(f"msgan: training the digit classifier on {trained} of 200 digits")
+    assert lines[0].startswith(f"msgan: training a judge on {trained} of 200 images of 1x28x28 in 10 classes")
     assert re.fullmatch(r"epoch 1/1: loss \d+\.\d{4} \(last batch\), \d+ s", lines[1]), lines
     net = load_classifier(out)
     _, info, extras = read_checkpoint_extras(out)
@@ -115,3 +120,115 @@ def test_the_recorded_command_trains_on_a_data_folder(tmp_path):
     assert extras[REFERENCE_FEATURES].shape == (trained, 64) and extras[REFERENCE_RADII].shape == (trained,)
     features, probs = judge(net, np.zeros((3, 28, 28), dtype=np.uint8))
     assert features.shape == (3, 64) and np.allclose(probs.sum(axis=1), 1)
+
+
+def test_the_general_network_for_digits_is_the_shipped_one():
+    """For (1, 28, 28) and 10 classes the network of any shape is the shipped checkpoint's, name for name and
+    shape for shape, so the shipped weights load into it strictly."""
+    params, _, _ = read_checkpoint_extras(CLASSIFIER_CKPT)
+    net = Classifier((1, 28, 28), 10)
+    assert {p.name: tuple(p.shape) for p in net.get_parameters()} == {n: tuple(p.shape) for n, p in params.items()}
+    load_into(net, params, str(CLASSIFIER_CKPT))
+    judge_ = load_judge()
+    assert judge_ is shipped_judge() and judge_.shape == (1, 28, 28) and judge_.classes == tuple("0123456789")
+    assert judge_.source == "shipped digit classifier" and "training split (4,000)" in judge_.reference_about
+
+
+def test_other_shapes_and_class_counts():
+    """Colour, and non-square samples (which take the native kernels)."""
+    for images, classes in ((np.zeros((2, 16, 16, 3), np.uint8), 3), (np.zeros((2, 20, 12), np.uint8), 4)):
+        shape = (3, 16, 16) if images.ndim == 4 else (1, 20, 12)
+        for matmul in (None, False):
+            features, probs = judge(Classifier(shape, classes, matmul=matmul), images)
+            assert features.shape == (2, 64) and probs.shape == (2, classes)
+
+
+def test_the_split_holds_out_a_fifth_of_each_of_k_classes():
+    labels = np.repeat(np.arange(3), [10, 20, 30])
+    train, held = split(labels, seed=0, classes=3)
+    assert np.bincount(labels[held]).tolist() == [2, 4, 6] and len(train) + len(held) == 60
+
+
+def test_shift_moves_colour_images_as_a_whole():
+    image = np.zeros((1, 16, 16, 3), dtype=np.uint8)
+    image[0, 8, 8] = (10, 20, 30)
+    moved = shift(np.repeat(image, 50, axis=0), np.random.default_rng(0))
+    assert moved.shape == (50, 16, 16, 3)
+    n, ys, xs = np.nonzero(moved[..., 2] == 30)
+    assert len(n) == 50 and set(ys.tolist()) <= set(range(6, 11)) and set(xs.tolist()) <= set(range(6, 11))
+    assert (moved[n, ys, xs] == (10, 20, 30)).all()
+
+
+def colours(path, per_class: int = 60, labelled: bool = True):
+    """An .npz of solid red, green and blue 16x16 pictures with noise: three classes easily told apart."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), per_class)
+    images = rng.integers(0, 60, (len(labels), 16, 16, 3))
+    images[np.arange(len(labels)), :, :, labels] += 180
+    arrays = {"images": images.astype(np.uint8), **({"labels": labels} if labelled else {})}
+    np.savez(path, **arrays)
+    return arrays
+
+
+@pytest.fixture(scope="module")
+def colour_judge(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("colours")
+    arrays = colours(folder / "colours.npz")
+    out = folder / "judge.ckpt"
+    assert main(["--data", str(folder / "colours.npz"), "--epochs", "4", "--out", str(out)]) == 0
+    return out, arrays
+
+
+def test_a_judge_trained_on_colour_images_learns_them_and_keeps_its_floor(colour_judge, capsys):
+    out, arrays = colour_judge
+    _, _, extras = read_checkpoint_extras(out)
+    assert extras["held_out_accuracy"] >= 0.95
+    judge_ = load_judge(str(out))
+    assert judge_ is load_judge(str(out))  # loaded once
+    assert judge_.shape == (3, 16, 16) and judge_.classes == ("0", "1", "2") and judge_.source == str(out)
+    assert judge_.reference_about.endswith("the classifier's training split (144)")
+    floor = judge_.real_floor()
+    assert floor["source"].endswith("the classifier's held-out split (36)")
+    assert len(floor["class_shares"]) == 3 and floor["min_digit_agreement"] >= 0.95
+    scores = judge_.score(arrays["images"][:30], arrays["labels"][:30])
+    assert len(scores["class_shares"]) == 3 and len(scores["digit_agreement"]) == 3
+    assert scores["digit_agreement"][1:] == [None, None] and scores["modes"] == 1
+
+
+def test_a_judge_refuses_samples_of_another_shape_in_one_line(colour_judge):
+    judge_ = load_judge(str(colour_judge[0]))
+    with pytest.raises(MsganError) as refused:
+        judge_.check_fits((1, 28, 28), "the generator's samples")
+    message = str(refused.value)
+    assert "\n" not in message and "1x28x28" in message and "3x16x16" in message
+    assert "python -m msgan.classifier --data DIR --image-size 28" in message
+    with pytest.raises(MsganError, match="3x16x16"):
+        shipped_judge().score(np.zeros((2, 16, 16, 3), np.uint8))
+
+
+def one_line_refusal(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and err.startswith("error: ")
+    return err
+
+
+def test_unlabelled_data_is_refused_in_one_line(tmp_path, capsys):
+    colours(tmp_path / "plain.npz", per_class=4, labelled=False)
+    err = one_line_refusal(["--data", str(tmp_path / "plain.npz"), "--out", str(tmp_path / "j.ckpt")], capsys)
+    assert "labelled data" in err and "'labels'" in err and not (tmp_path / "j.ckpt").exists()
+
+
+def test_an_existing_out_is_never_overwritten(tmp_path, capsys):
+    colours(tmp_path / "c.npz", per_class=4)
+    (tmp_path / "j.ckpt").write_bytes(b"mine")
+    err = one_line_refusal(["--data", str(tmp_path / "c.npz"), "--out", str(tmp_path / "j.ckpt")], capsys)
+    assert "already exists" in err and (tmp_path / "j.ckpt").read_bytes() == b"mine"
+
+
+def test_a_missing_or_foreign_judge_file_is_one_line_naming_the_fix(tmp_path):
+    (tmp_path / "junk.ckpt").write_bytes(b"not a checkpoint")
+    for path in (tmp_path / "none.ckpt", tmp_path / "junk.ckpt"):
+        with pytest.raises(MsganError) as refused:
+            load_judge(str(path))
+        assert "\n" not in str(refused.value) and "python -m msgan.classifier --data DIR" in str(refused.value)
