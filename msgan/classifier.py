@@ -255,6 +255,8 @@ def parser() -> argparse.ArgumentParser:
 
 def labelled_images(args: argparse.Namespace) -> tuple[str, Images, tuple[str, ...]]:
     """(dataset name, images at --image-size or their own size, class names) of --data."""
+    if args.image_size is not None and args.image_size < 1:
+        raise MsganError(f"--image-size must be at least 1, got {args.image_size}")
     name, images = load_images(args.data, args.dataset, folder_side=args.image_size or FOLDER_SIDE)
     names = class_names(images)
     return name, fit_side(images, args.image_size) if args.image_size else images, names
