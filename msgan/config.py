@@ -20,7 +20,7 @@ from typing import Any, Optional
 import yaml
 
 import msgan
-from msgan.data import DIGIT_CLASSES
+from msgan.data import DIGIT_NAMES
 from msgan.errors import MsganError
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -97,9 +97,13 @@ class TrainConfig:
         return tuple(self.shape) if self.shape else MODELS[self.model].sample_shape
 
     @property
+    def class_names(self) -> tuple[str, ...]:
+        """The names of the classes that the labels index: as found in the data, or the ten digits."""
+        return DIGIT_NAMES if self.classes is None else tuple(self.classes)
+
+    @property
     def num_classes(self) -> int:
-        """How many classes the labels name (10 digits unless the data said otherwise)."""
-        return DIGIT_CLASSES if self.classes is None else len(self.classes)
+        return len(self.class_names)
 
     @property
     def label_classes(self) -> Optional[int]:

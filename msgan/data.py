@@ -32,6 +32,7 @@ PATTERN_SPAN = 0.2
 PATTERN_STEPS_PER_EPOCH = 1000  # one toy epoch is 1,000 steps: a 10-epoch run is the lesson's 10,000
 MNIST_SHAPE = (1, 28, 28)  # (channels, height, width) of one digit, as the models take it
 DIGIT_CLASSES = 10
+DIGIT_NAMES = tuple(str(d) for d in range(DIGIT_CLASSES))  # the class names of MNIST's labels
 
 
 @dataclass

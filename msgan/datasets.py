@@ -16,13 +16,12 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image
 
-from msgan.data import DIGIT_CLASSES, download_mnist, find_idx_files, load_digits
+from msgan.data import DIGIT_NAMES, download_mnist, find_idx_files, load_digits
 from msgan.errors import MsganError
 from msgan.sources import (FASHION_FILES, Images, cifar_batches, download_fashion_mnist, read_array, read_cifar10,
                            read_fashion_mnist, read_folder)
 
 EMBEDDED = "embedded"
-DIGIT_NAMES = tuple(str(d) for d in range(DIGIT_CLASSES))
 ARRAY_SUFFIXES = (".npy", ".npz")
 
 

@@ -1,5 +1,6 @@
-"""eval.py's work: score a generator, saved samples or real digits with the judge (msgan.judge), and print the
-scores beside the real-data floor."""
+"""eval.py's work: score a generator, saved samples or real images with a judge (msgan.judge: the shipped digit
+classifier, or one trained on other data with `python -m msgan.classifier --data DIR`), and print the scores
+beside the real-data floor."""
 from __future__ import annotations
 
 import json
@@ -10,13 +11,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-from msgan.data import load_digits, to_uint8
+from msgan.data import to_uint8
+from msgan.datasets import fit_side, load_images, shape_of
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import write_text
 from msgan.inference import (load_trained_generator, raw_without_run, resolve_architecture, resolve_checkpoint,
                              weights_of)
-from msgan.judge import FLOOR, REFERENCE, shipped_judge
+from msgan.judge import FLOOR, SHIPPED, Judge, load_judge
 from msgan.models import MODELS
 from msgan.sampling import cycling_labels, generate, latents
 
@@ -32,7 +34,8 @@ class EvalRequest:
     samples: Optional[str] = None
     num: int = 10_000
     seed: int = 0
-    data: Optional[str] = None        # --real: score these digits instead of the held-out split
+    data: Optional[str] = None        # --real: score these images instead of the held-out split
+    judge: Optional[str] = None       # a classifier checkpoint (python -m msgan.classifier); None: the digit judge
     model: Optional[str] = None       # a checkpoint outside its run folder: its architecture
     latent_dim: Optional[int] = None
     latent: Optional[str] = None
@@ -44,21 +47,24 @@ RANGE_SLACK = 1e-3  # float samples may overshoot [-1, 1] by rounding this much
 FEW_SAMPLES = 1000  # below this, FID reads high and varies from draw to draw (the real floor uses 1,000)
 
 
-def load_samples(path: str) -> np.ndarray:
-    """Digits saved as .npy: uint8 (N, 28, 28) as infer.py writes them, or floats in [-1, 1] (N, [1,] 28, 28)."""
+def load_samples(path: str, judge: Judge) -> np.ndarray:
+    """Images saved as .npy, of the judge's shape: uint8 greyscale (N, H, W) or colour (N, H, W, 3) as infer.py
+    writes them, or floats in [-1, 1] as the generator draws them, (N, C, H, W) (or greyscale (N, H, W))."""
     try:
         array = np.load(Path(path).expanduser(), allow_pickle=False)
     except (OSError, ValueError) as err:
         raise MsganError(f"cannot read {path} as a NumPy .npy file ({err}): pass samples.npy from infer.py") from err
-    if array.ndim == 4 and array.shape[1] == 1:
-        array = array[:, 0]
-    if array.ndim != 3 or array.shape[1:] != (28, 28):
-        raise MsganError(f"{path} holds an array of shape {array.shape}; eval.py scores digits of shape "
-                         "(N, 28, 28), as infer.py writes them")
+    channels, height, width = judge.shape
+    wanted = {(height, width) + ((channels,) if channels > 1 else ()), (channels, height, width)} | (
+        {(height, width)} if channels == 1 else set())
+    if array.ndim not in (3, 4) or array.shape[1:] not in wanted:
+        layout = f"(N, {height}, {width})" if channels == 1 else f"(N, {height}, {width}, {channels})"
+        raise MsganError(f"{path} holds an array of shape {array.shape}; the judge ({judge.source}) scores images of "
+                         f"shape {layout}, as infer.py writes them: pass --judge with a judge of these samples' shape")
     if len(array) == 0:
-        raise MsganError(f"{path} holds no digits (shape {array.shape}): pass a file with at least one")
+        raise MsganError(f"{path} holds no images (shape {array.shape}): pass a file with at least one")
     if array.dtype == np.uint8:
-        return array
+        return array[:, 0] if array.ndim == 4 and array.shape[1] == 1 else array
     if not np.issubdtype(array.dtype, np.floating):
         raise MsganError(f"{path} holds {array.dtype} numbers; eval.py reads uint8 pixels or floats in [-1, 1]")
     if not np.isfinite(array).all():
@@ -84,13 +90,15 @@ class ToScore:
     run_root: Optional[Path] = None
 
 
-def generated_digits(request: EvalRequest) -> ToScore:
-    """The generator's digits (eval mode, --num of them from --seed; a conditional one draws 0, 1, …, 9, 0, …)."""
+def generated_digits(request: EvalRequest, judge: Judge) -> ToScore:
+    """The generator's images (eval mode, --num of them from --seed; a conditional one draws the classes
+    0, 1, 2, … in turn)."""
     ckpt, run_root = resolve_checkpoint(request.ckpt, request.run, request.raw)
     cfg = resolve_architecture(run_root, ckpt, request.model, request.latent_dim, request.latent)
     spec = MODELS[cfg.model]
     if spec.kind != "digits":
-        raise MsganError(f"'{cfg.model}' does not draw digits: eval.py scores digit models only")
+        raise MsganError(f"'{cfg.model}' does not draw images: eval.py scores image models only")
+    judge.check_fits(cfg.sample_shape, f"{run_root if (run_root / 'config.yaml').is_file() else ckpt}'s samples")
     select_device(request.device)
     generator, info = load_trained_generator(ckpt, cfg)
     z = latents(request.num, cfg.latent_dim, request.seed, distribution=cfg.latent)
@@ -101,8 +109,8 @@ def generated_digits(request: EvalRequest) -> ToScore:
     return ToScore(images, about, labels, run_root)
 
 
-def chosen_digits(request: EvalRequest) -> ToScore:
-    """The digits of the one source the request names."""
+def chosen_digits(request: EvalRequest, judge: Judge) -> ToScore:
+    """The images of the one source the request names."""
     chosen = [name for name in ("ckpt", "run", "samples") if getattr(request, name) is not None] + (
         ["real"] if request.real else [])
     if len(chosen) != 1:
@@ -113,10 +121,10 @@ def chosen_digits(request: EvalRequest) -> ToScore:
         if getattr(request, name) < 1:
             raise MsganError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(request, name)}")
     if request.samples is not None:
-        return ToScore(load_samples(request.samples), {"source": request.samples})
+        return ToScore(load_samples(request.samples, judge), {"source": request.samples})
     if request.real:
-        return real_digits(request)
-    return generated_digits(request)
+        return real_images(request, judge)
+    return generated_digits(request, judge)
 
 
 def evaluate(request: EvalRequest) -> dict[str, Any]:
@@ -125,15 +133,14 @@ def evaluate(request: EvalRequest) -> dict[str, Any]:
     Known labels (a conditional generator's, real digits') add digit_agreement; the real floor has it too, the
     judge's accuracy on each held-out digit.
     """
-    scored = chosen_digits(request)
+    judge = load_judge(request.judge)
+    scored = chosen_digits(request, judge)
     if len(scored.images) < FEW_SAMPLES:
-        print(f"msgan: warning: {len(scored.images)} digits are few for FID, which reads higher and varies more the "
+        print(f"msgan: warning: {len(scored.images)} samples are few for FID, which reads higher and varies more the "
               f"fewer there are: compare scores at equal --num, at least {FEW_SAMPLES:,} (10,000 as in the README)",
               file=sys.stderr, flush=True)
-    judge_ = shipped_judge()
-    floor = judge_.held_out
-    result = {**scored.about, "num": len(scored.images), **judge_.score(scored.images, scored.labels),
-              "reference": REFERENCE, "real_floor": {"source": FLOOR, **judge_.score(floor.images, floor.labels)}}
+    result = {**scored.about, "num": len(scored.images), **judge.score(scored.images, scored.labels),
+              "judge": judge.source, "reference": judge.reference_about, "real_floor": judge.real_floor()}
     line = json.dumps(result)
     print(line, flush=True)
     run_root = scored.run_root
@@ -144,7 +151,15 @@ def evaluate(request: EvalRequest) -> dict[str, Any]:
     return result
 
 
-def real_digits(request: EvalRequest) -> ToScore:
-    """--real: the held-out embedded digits, or the first --num digits of --data DIR, with their labels."""
-    real = shipped_judge().held_out if request.data is None else load_digits(request.data, limit=request.num)
-    return ToScore(real.images, {"source": FLOOR if request.data is None else real.source}, real.labels)
+def real_images(request: EvalRequest, judge: Judge) -> ToScore:
+    """--real: the first --num images of --data (at the judge's side), with their labels, or without --data the
+    judge's own real floor (the digit judge's held-out digits)."""
+    if request.data is None:
+        if judge.source != SHIPPED:
+            raise MsganError(f"--real without --data scores the judge's held-out split, which {judge.source} "
+                             "keeps as its scores only (every line's real_floor): pass --data DIR to score images")
+        return ToScore(judge.held_out.images, {"source": FLOOR}, judge.held_out.labels)
+    name, real = load_images(request.data, limit=request.num, folder_side=judge.shape[1])
+    real = fit_side(real, judge.shape[1])
+    judge.check_fits(shape_of(real), f"--data {request.data}")
+    return ToScore(real.images, {"source": real.source}, real.labels if real.classes else None)

@@ -40,7 +40,7 @@ class ExportRequest:
 
 
 def example_inputs(latent_dim: int, conditional: bool, batch: int) -> list[Tensor]:
-    """Inputs of the graph's shapes and types: latents, and digit labels for a conditional generator."""
+    """Inputs of the graph's shapes and types: latents, and class labels for a conditional generator."""
     inputs = [Tensor(np.zeros((batch, latent_dim), np.float32))]
     if conditional:
         inputs.append(Tensor(np.zeros(batch, np.int32)))
@@ -67,7 +67,7 @@ def graph_info(cfg: TrainConfig, batch: int, ckpt: Path, epoch: int) -> GraphInf
     spec = MODELS[cfg.model]
     return GraphInfo(model=cfg.model, latent_dim=cfg.latent_dim, latent=cfg.latent, batch=batch,
                      conditional=spec.conditional, kind=spec.kind, checkpoint=str(ckpt), epoch=epoch,
-                     msgan_version=__version__)
+                     msgan_version=__version__, shape=list(cfg.sample_shape), classes=list(cfg.class_names))
 
 
 def write_graph(generator: nn.Cell, info: GraphInfo, out: Path) -> None:
@@ -96,8 +96,9 @@ def export_generator(request: ExportRequest) -> Path:
     generator.set_train(False)  # BatchNorm's running statistics, no Dropout
     info = graph_info(cfg, request.batch, ckpt, ckpt_info.epoch)
     write_graph(generator, info, out)
-    inputs = "latents and digit labels" if info.conditional else "latents"
-    outputs = "four numbers in [0, 1]" if info.kind == "pattern" else "images in [-1, 1]"
+    inputs = "latents and class labels" if info.conditional else "latents"
+    outputs = "four numbers in [0, 1]" if info.kind == "pattern" else "images ({}) in [-1, 1]".format(
+        "x".join(map(str, info.drawn.shape)))
     print(f"msgan: generator of {ckpt} ('{cfg.model}', epoch {info.epoch}, {weights_of(ckpt)}) exported to {out}, "
           f"described in {sidecar_path(out).name}: {info.batch} {inputs} of size {cfg.latent_dim} ({cfg.latent}) in, "
           f"{info.batch} {outputs} out", flush=True)

@@ -21,8 +21,7 @@ import numpy as np
 from msgan.classifier import (CLASSIFIER_CKPT, REAL_FLOOR, REFERENCE_ABOUT, REFERENCE_FEATURES, REFERENCE_RADII,
                               Classifier, Shape, judge, load_classifier_and_reference, recorded_classes,
                               recorded_shape, sample_shape, split, subset)
-from msgan.data import MNIST_SHAPE, Digits, load_embedded
-from msgan.datasets import DIGIT_NAMES
+from msgan.data import DIGIT_NAMES, MNIST_SHAPE, Digits, load_embedded
 from msgan.errors import MsganError
 from msgan.metrics import scores
 

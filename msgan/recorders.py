@@ -13,7 +13,7 @@ from msgan.checkpoints import DISCRIMINATOR, GENERATOR, STATE, checkpoint_info, 
 from msgan.config import TrainConfig, trained_settings
 from msgan.data import epoch_order, to_uint8
 from msgan.ema import PREFIX, sampling_batch, standing_plan, standing_statistics
-from msgan.judge import shipped_judge
+from msgan.judge import load_judge
 from msgan.losses import LOSSES
 from msgan.models import MODELS
 from msgan.runs import (LOSS_COLUMNS, METRIC_COLUMNS, PATTERN_COLUMNS, Position, RunFolder, prune_checkpoints,
@@ -161,14 +161,14 @@ class RunRecorder:
         return MODELS[self.cfg.model].kind == "digits" and every > 0 and ((epoch + 1) % every == 0 or last)
 
     def evaluate(self, epoch: int, step: int) -> None:
-        """Score eval_samples digits drawn from fixed noise (so that the scores follow G alone) into
+        """Score eval_samples samples drawn from fixed noise (so that the scores follow G alone) into
         metrics.csv and metrics.png, and keep the generator of the lowest FID as Generator_best.ckpt."""
         cfg, run = self.cfg, self.run
         z = latents(cfg.eval_samples, cfg.latent_dim, cfg.seed, EVAL_NOISE, distribution=cfg.latent)
         labels = cycling_labels(cfg.eval_samples, cfg.label_classes)
         # in one batch, 2,000 of the MLP's took 0.3 s; in batches of 256, 0.6 s
         batch = sampling_batch(MODELS[cfg.model].convolutional, cfg.eval_samples)
-        scores = shipped_judge().score(to_uint8(generate(self.nets.sampler, z, labels, batch)))  # judge loaded once
+        scores = load_judge(cfg.judge).score(to_uint8(generate(self.nets.sampler, z, labels, batch)))  # loaded once
         best = self.best_row()
         self.metric_rows.append((epoch, step, cfg.eval_samples, *(scores[c] for c in METRIC_COLUMNS[3:])))
         write_csv(run.metrics_csv, self.metric_rows, METRIC_COLUMNS)  # metrics.png is redrawn with loss.png

@@ -34,6 +34,7 @@ CACHE_VERSION = 1  # bump when decoding changes, so that old caches are never mi
 # Single-band modes (with or without alpha): a folder of only these is read as greyscale.
 GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 WHITE = (255, 255, 255, 255)
+MAX_CLASSES = 10_000  # a conditional model learns a vector per class
 
 
 @dataclass
@@ -153,6 +154,9 @@ def check_labels(labels: np.ndarray, count: int, where: str) -> np.ndarray:
         raise MsganError(f"{where} holds {count} images but {len(labels)} labels: save one label per image")
     if count and labels.min() < 0:
         raise MsganError(f"{where} holds a negative label ({labels.min()}): labels must be 0 or more")
+    if count and labels.max() >= MAX_CLASSES:
+        raise MsganError(f"{where} holds the label {labels.max()}: labels number the classes from 0, and msgan takes "
+                         f"at most {MAX_CLASSES:,} classes; renumber them 0, 1, 2, …")
     return labels.astype(np.int32)
 
 
@@ -181,10 +185,10 @@ def read_array(path: Path) -> Images:
                 labels = _member(data, path, "labels")
     images = check_images(images, str(path))
     if labels is None:
-        labels = np.zeros(len(images), np.int32)
-    else:
-        labels = check_labels(labels, len(images), str(path))
-    return Images(images, labels, (), str(path))
+        return Images(images, np.zeros(len(images), np.int32), (), str(path))
+    labels = check_labels(labels, len(images), str(path))
+    classes = tuple(str(c) for c in range(int(labels.max()) + 1)) if len(labels) else ()  # named by number
+    return Images(images, labels, classes, str(path))
 
 
 # -------------------------------------------------------------------------------------------- a folder
@@ -391,13 +395,13 @@ def decode_folder(root: Path, relative: list[Path], image_size: int, cache_dir: 
         kept.append(i)
     if skipped.count:
         print(f"msgan: skipped {skipped.count} of {len(relative)} files that Pillow cannot read "
-              f"(first: {skipped.first})", flush=True)
+              f"(first: {skipped.first}); the other {len(relative) - skipped.count} are used: replace or remove "
+              "those files to use them all", flush=True)
     if not kept:
         raise MsganError(f"none of the {len(relative)} image files in {root} can be read by Pillow "
                          f"(first: {skipped.first}): check that they are images and not damaged")
     _note_conversions(modes, sizes, readable, kept, image_size, grey)
-    target = "greyscale" if grey else "RGB"
-    return Images(images[:len(kept)], labels[kept], classes, f"{len(kept)} images in {root} ({target})")
+    return Images(images[:len(kept)], labels[kept], classes, str(root))
 
 
 def _note_conversions(modes: list[str], sizes: list[tuple[int, int]], readable: list[int], kept: list[int],

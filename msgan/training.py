@@ -15,11 +15,12 @@ import msgan
 from msgan.checkpoints import STATE, assign_state, read_checkpoint_extras
 from msgan.config import TrainConfig, check_ranges, check_unedited, resumed
 from msgan.console import Progress, format_seconds
-from msgan.data import TrainingSet, batches, pattern_set, to_model_range
+from msgan.data import MNIST_SHAPE, TrainingSet, batches, pattern_set, to_model_range
 from msgan.datasets import fit_side, load_images, shape_of
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import remove_leftovers
+from msgan.judge import load_judge
 from msgan.models import MODELS, Shape, check_shape, class_args
 from msgan.parallel import (SINGLE, Workers, agree, msrun_worker_count, start_workers, tell_launcher,
                             weights_digest)
@@ -75,6 +76,20 @@ def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:
     return data
 
 
+def with_judge(cfg: TrainConfig) -> TrainConfig:
+    """The settings with --eval-every checked: refused when --judge cannot score the run's samples, and left off,
+    with a note, when no judge is given and the samples are no digits (the recipes score digits)."""
+    if not cfg.eval_every or MODELS[cfg.model].kind != "digits":
+        return cfg
+    if cfg.judge is None and cfg.sample_shape != MNIST_SHAPE:
+        print(f"msgan: not scoring the samples (--eval-every {cfg.eval_every}): msgan's judge knows MNIST digits only; "
+              "train one on these data with `python -m msgan.classifier --data DIR` and pass --judge FILE",
+              flush=True)
+        return replace(cfg, eval_every=0)
+    load_judge(cfg.judge).check_fits(cfg.sample_shape, f"--eval-every on '{cfg.model}' samples")
+    return cfg
+
+
 def worker_folder(cfg: TrainConfig, workers: Workers) -> RunFolder:
     """The run folder: made by the first worker; the others only name it in their messages."""
     if workers.writes:
@@ -98,6 +113,7 @@ def train(cfg: TrainConfig) -> RunFolder:
     workers = start_workers(cfg.distribute)
     data = training_set(cfg, workers)
     cfg = replace(cfg, shape=list(data.samples.shape[1:]), classes=list(data.classes))
+    cfg = with_judge(cfg)
     run = worker_folder(cfg, workers)
     if workers.writes:
         write_config(run, cfg)

@@ -53,6 +53,14 @@ def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 
                           capture_output=True, text=True, timeout=timeout, **popen)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def image_cache(tmp_path_factory) -> Path:
+    """Decoded image folders are cached here, never in the user's ~/.cache (the scripts the tests start inherit it)."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["MSGAN_CACHE"] = str(folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """One real 2-epoch training run on 640 embedded digits, shared by the tests that read its outputs."""

@@ -61,7 +61,7 @@ TRAIN_CASES = {
     "batch larger than data": (["--limit", "100", "--batch-size", "128"], ["larger than the 100 training images"]),
     "missing data folder": (["--data", "{tmp}/nowhere"], ["does not exist", "--download"]),
     "data file for its folder": (["--data", "{magic}/train-images-idx3-ubyte"],
-                                 ["is a file: give the folder that holds it", "/magic), or use --data embedded"]),
+                                 ["is a file: give the folder that holds it", "/magic), a .npy or .npz file, or use --data embedded"]),
     "wrong magic": (["--data", "{magic}"], ["not an MNIST idx file"]),
     "truncated gz": (["--data", "{gz}"], ["not a readable gzip file", "download it again"]),
     "wrong image size": (["--data", "{size}"], ["20x20 images, MNIST needs 28x28"]),

@@ -78,7 +78,7 @@ def test_saved_samples_score_like_the_generator_that_drew_them(run, generator_sc
 
 def test_real_digits_score_the_floor():
     result = score("--real")
-    scores = {k: v for k, v in result.items() if k not in ("num", "reference", "real_floor")}
+    scores = {k: v for k, v in result.items() if k not in ("num", "judge", "reference", "real_floor")}
     assert scores == result["real_floor"]  # digit agreement, from the held-out labels, included
     assert result["num"] == 1000
 
@@ -127,7 +127,7 @@ def bad_samples(kind: str, folder: Path) -> Path:
 EVAL_CASES = {
     "wrong shape": ["shape (10, 32, 32)", "(N, 28, 28)"],
     "NaN": ["NaN or infinite"],
-    "empty": ["holds no digits"],
+    "empty": ["holds no images"],
     "not npy": ["cannot read", "samples.npy"],
     "floats in [0, 1]": ["holds floats in [0, 1]", "save them as 2 * x - 1, or as uint8 pixels"],
     "floats of 0-255": ["holds floats from 255 to 255, outside [-1, 1]", "save 0-255 pixels as uint8"],
@@ -139,7 +139,7 @@ def test_few_digits_are_scored_with_a_warning(tmp_path, capsys):
     assert eval_main(["--samples", str(tmp_path / "few.npy"), "--device", "CPU"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out.strip().splitlines()[-1])["num"] == 100
-    assert err.strip() == ("msgan: warning: 100 digits are few for FID, which reads higher and varies more the "
+    assert err.strip() == ("msgan: warning: 100 samples are few for FID, which reads higher and varies more the "
                            "fewer there are: compare scores at equal --num, at least 1,000 (10,000 as in the README)")
 
 
@@ -155,7 +155,7 @@ def test_eval_refuses_bad_requests(run, tmp_path):
     config = toy / "config.yaml"
     config.write_text(config.read_text().replace("model: mlp", "model: toy1010"))
     before = snapshot(toy)
-    assert_one_error_line(run_script("eval.py", "--run", str(toy)), "does not draw digits")
+    assert_one_error_line(run_script("eval.py", "--run", str(toy)), "does not draw images")
     assert snapshot(toy) == before
 
 

@@ -63,7 +63,8 @@ def test_exported_run_draws_what_its_checkpoint_draws(exported_run):
     assert f"exported to {path}, described in Generator2_ema-batch16.json" in result.stdout
     assert json.loads(path.with_suffix(".json").read_text()) == {
         "model": "mlp", "latent_dim": 100, "latent": "normal", "batch": 16, "conditional": False, "kind": "digits",
-        "checkpoint": str(run / "checkpoints" / "Generator2_ema.ckpt"), "epoch": 2, "msgan_version": __version__}
+        "checkpoint": str(run / "checkpoints" / "Generator2_ema.ckpt"), "epoch": 2, "msgan_version": __version__,
+        "shape": [1, 28, 28], "classes": [str(d) for d in range(10)]}
     graph = nn.GraphCell(ms.load(str(path)))
     cfg = resolve({"model": "mlp"})
     z = latents(16, cfg.latent_dim, seed=3)

@@ -61,7 +61,7 @@ def test_cgan_draws_the_digit_asked_for(lesson_runs, tmp_path):
 
 def test_digit_flag_is_checked(lesson_runs):
     result = run_script("infer.py", "--run", str(lesson_runs / "cgan"), "--digit", "12")
-    assert result.returncode == 2 and "--digit must be a digit 0-9 or 'all', got '12'" in result.stderr
+    assert result.returncode == 2 and "--digit must be a class number 0-9, a class name (0, 1, 2, 3, 4, 5, 6, 7, 8, 9) or 'all', got '12'" in result.stderr
     result = run_script("infer.py", "--run", str(lesson_runs / "mlp-small"), "--digit", "3")
     assert result.returncode == 2 and "--digit needs a conditional model" in result.stderr
 

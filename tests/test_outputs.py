@@ -15,7 +15,7 @@ from msgan.cli import infer_main
 from msgan.config import resolve
 from msgan.data import epoch_order, load_digits, to_model_range, to_uint8
 from msgan.losses import LOSSES
-from msgan.inference import InferRequest, digit_labels, digit_rows
+from msgan.inference import InferRequest, class_labels, class_rows
 from msgan.models import build_discriminator, build_generator
 from msgan.checkpoints import load_into, read_checkpoint
 from msgan.streams import SAMPLE_LABELS, stream
@@ -152,7 +152,7 @@ def test_a_conditional_run_without_digit_draws_random_digits_and_says_which(ema_
     for name, seed in (("a", "4"), ("b", "4"), ("c", "5")):
         line = infer_in_process(capsys, "--run", str(ema_cgan_run), "--num", "30", "--seed", seed,
                                 "--out", str(tmp_path / name))
-        assert "labels.npy holds the digit of each" in line
+        assert "labels.npy holds the class of each" in line
     labels = np.load(tmp_path / "a" / "labels.npy")
     assert labels.dtype == np.int32 and labels.shape == (30,)
     np.testing.assert_array_equal(labels, stream(4, SAMPLE_LABELS).integers(0, 10, 30))
@@ -192,18 +192,18 @@ def test_grid_png_draws_at_most_ten_thousand(tiny_run, tmp_path, capsys):
     assert np.load(tmp_path / "s" / "samples.npy").shape == (10001, 28, 28)
     assert Image.open(tmp_path / "s" / "grid.png").size == (100 * 30 + 2, 100 * 30 + 2)
     labels = np.repeat(np.arange(10), 3)  # --digit all: the first `most` of each digit, one row each
-    tiles, columns = digit_rows(np.arange(30 * 4, dtype=np.uint8).reshape(30, 2, 2), labels, most=2)
+    tiles, columns = class_rows(np.arange(30 * 4, dtype=np.uint8).reshape(30, 2, 2), labels, 10, most=2)
     assert columns == 2 and (tiles[2:4, 0, 0] == [12, 16]).all()  # digit 1's first two samples, 3 and 4
 
 
 @pytest.mark.parametrize("num", [100, 7])
 def test_digit_all_labels_and_rows(num):
     """100 draws ten rows of ten, as --digit all always did; 7 draws one each of 0-6 and leaves rows 7-9 empty."""
-    labels = digit_labels(InferRequest(digit="all", num=num), conditional=True)
+    labels = class_labels(InferRequest(digit="all", num=num), tuple("0123456789"))
     np.testing.assert_array_equal(np.bincount(labels, minlength=10), [num // 10 + (d < num % 10) for d in range(10)])
     assert np.all(np.diff(labels) >= 0)
     samples = np.arange(num * 4, dtype=np.uint8).reshape(num, 2, 2)
-    tiles, columns = digit_rows(samples, labels)
+    tiles, columns = class_rows(samples, labels, 10)
     if num == 100:
         assert columns == 10 and (labels == np.repeat(np.arange(10), 10)).all()
         np.testing.assert_array_equal(make_grid(tiles, columns), make_grid(samples, 10))

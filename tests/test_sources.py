@@ -210,7 +210,7 @@ def test_npy_good(tmp_path):
 def test_npz_good(tmp_path):
     np.savez(tmp_path / "a.npz", images=np.zeros((3, 5, 5), np.uint8), labels=np.array([0, 2, 1]))
     found = read_array(tmp_path / "a.npz")
-    assert found.labels.dtype == np.int32 and list(found.labels) == [0, 2, 1]
+    assert found.labels.dtype == np.int32 and list(found.labels) == [0, 2, 1] and found.classes == ("0", "1", "2")
     np.savez(tmp_path / "only.npz", np.zeros((3, 5, 5), np.uint8))
     assert len(read_array(tmp_path / "only.npz")) == 3
 
