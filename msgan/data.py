@@ -32,6 +32,7 @@ PATTERN_SPAN = 0.2
 PATTERN_STEPS_PER_EPOCH = 1000  # one toy epoch is 1,000 steps: a 10-epoch run is the lesson's 10,000
 MNIST_SHAPE = (1, 28, 28)  # (channels, height, width) of one digit, as the models take it
 DIGIT_CLASSES = 10
+PIXEL_MIDPOINT = 127.5  # uint8 pixels p are p / 127.5 - 1 in [-1, 1], the generators' Tanh range
 DIGIT_NAMES = tuple(str(d) for d in range(DIGIT_CLASSES))  # the class names of MNIST's labels
 
 
@@ -49,8 +50,9 @@ class Digits:
 
 @dataclass
 class TrainingSet:
-    """What the training loop steps through: samples in the generator's output range, labels, their origin,
-    and the names of the classes that the labels index (none for unlabelled data)."""
+    """What the training loop steps through: samples, labels, their origin, and the names of the classes that the
+    labels index (none for unlabelled data). Images are uint8 pixels (N, C, H, W), which the loop scales to the
+    generator's range on the device (step.model_range); the toy's samples are float32 in its range."""
 
     samples: np.ndarray
     labels: np.ndarray
@@ -266,17 +268,24 @@ def pattern_set(batch_size: int, seed: int) -> TrainingSet:
                        f"{count} samples of the 1010 pattern")
 
 
+def channels_first(images: np.ndarray) -> np.ndarray:
+    """uint8 images, greyscale (N, H, W) or colour (N, H, W, 3) -> (N, C, H, W), as the models take them."""
+    return images[:, None, :, :] if images.ndim == 3 else np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+
+
 def to_model_range(images: np.ndarray) -> np.ndarray:
     """uint8 images in 0..255, greyscale (N, H, W) or colour (N, H, W, 3) -> float32 (N, C, H, W) in [-1, 1],
     the range of the Tanh output."""
-    scaled = images.astype(np.float32) / 127.5 - 1.0
-    return scaled[:, None, :, :] if scaled.ndim == 3 else np.ascontiguousarray(scaled.transpose(0, 3, 1, 2))
+    return channels_first(images.astype(np.float32) / PIXEL_MIDPOINT - 1.0)
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
-    """float images in [-1, 1], (N, C, H, W) as the generators draw them or greyscale (N, H, W) -> uint8 images
-    as files and pictures hold them: greyscale (N, H, W), 255 = ink, or colour (N, H, W, 3)."""
-    pixels = np.rint(np.clip((np.asarray(images, dtype=np.float32) + 1.0) * 127.5, 0, 255)).astype(np.uint8)
+    """float images in [-1, 1], (N, C, H, W) as the generators draw them or greyscale (N, H, W), or uint8 pixels
+    (N, C, H, W) as the training sets hold them -> uint8 images as files and pictures hold them: greyscale
+    (N, H, W), 255 = ink, or colour (N, H, W, 3)."""
+    images = np.asarray(images)
+    pixels = images if images.dtype == np.uint8 else np.rint(
+        np.clip((images.astype(np.float32) + 1.0) * PIXEL_MIDPOINT, 0, 255)).astype(np.uint8)
     if pixels.ndim == 4 and pixels.shape[1] == 3:
         return np.ascontiguousarray(pixels.transpose(0, 2, 3, 1))
     return pixels.reshape(-1, *pixels.shape[-2:])

@@ -19,7 +19,7 @@ from PIL import Image
 from msgan.data import DIGIT_NAMES, download_mnist, find_idx_files, load_digits
 from msgan.errors import MsganError
 from msgan.sources import (FASHION_FILES, Images, cifar_batches, download_fashion_mnist, read_array, read_cifar10,
-                           read_fashion_mnist, read_folder)
+                           read_fashion_mnist, read_folder, square_resize)
 
 EMBEDDED = "embedded"
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -103,8 +103,8 @@ def recognise(data: str, dataset: Optional[str]) -> str:
         return dataset
     found = next((name for name, spec in DATASETS.items() if spec.recognise(path)), None)
     if found is None:
-        raise MsganError(f"--data {path} is a file: give the folder that holds it and the other MNIST idx files "
-                         f"(--data {path.parent}), a .npy or .npz file, or use --data embedded")
+        raise MsganError(f"--data {path} is a file: give the folder that holds it and the other images or MNIST "
+                         f"idx files (--data {path.parent}), a .npy or .npz file, or use --data embedded")
     return found
 
 
@@ -143,17 +143,7 @@ def fit_side(images: Images, side: int) -> Images:
     _, height, width = shape_of(images)
     if height == width == side:
         return images
-    resized = np.stack([resize_square(picture, side) for picture in images.images]) if len(images) else \
-        np.zeros((0, side, side, *images.images.shape[3:]), np.uint8)
+    resized = np.stack([square_resize(Image.fromarray(picture), side) for picture in images.images])
     print(f"msgan: {len(images):,} images of {height}x{width} center-cropped and resized to {side}x{side} "
           "(--image-size)", flush=True)
     return Images(resized, images.labels, images.classes, images.source)
-
-
-def resize_square(picture: np.ndarray, side: int) -> np.ndarray:
-    """One uint8 picture (H, W) or (H, W, 3), center-cropped to a square, resized to side x side."""
-    height, width = picture.shape[:2]
-    crop = min(height, width)
-    top, left = (height - crop) // 2, (width - crop) // 2
-    square = Image.fromarray(np.ascontiguousarray(picture[top:top + crop, left:left + crop]))
-    return np.asarray(square.resize((side, side), Image.Resampling.BICUBIC))

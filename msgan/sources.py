@@ -296,11 +296,15 @@ def decode(path: Path, image_size: int, grey: bool) -> np.ndarray:
             img.draft("L" if grey else "RGB", (image_size * 2, image_size * 2))
             img.load()
             img = _to_target_mode(img, grey)
+    return square_resize(img, image_size)
+
+
+def square_resize(img: Image.Image, image_size: int) -> np.ndarray:
+    """The image's centered square resized to image_size x image_size, as uint8."""
     w, h = img.size
     side = min(w, h)
     box = ((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side)
-    img = img.resize((image_size, image_size), Image.Resampling.BICUBIC, box=box)
-    return np.asarray(img, dtype=np.uint8)
+    return np.asarray(img.resize((image_size, image_size), Image.Resampling.BICUBIC, box=box), dtype=np.uint8)
 
 
 def _scratch_memmap(shape: tuple[int, ...], cache_dir: Path) -> np.ndarray:

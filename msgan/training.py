@@ -15,7 +15,7 @@ import msgan
 from msgan.checkpoints import STATE, assign_state, read_checkpoint_extras
 from msgan.config import TrainConfig, check_ranges, check_unedited, resumed
 from msgan.console import Progress, format_seconds
-from msgan.data import MNIST_SHAPE, TrainingSet, batches, pattern_set, to_model_range
+from msgan.data import MNIST_SHAPE, TrainingSet, batches, channels_first, pattern_set
 from msgan.datasets import fit_side, load_images, shape_of
 from msgan.device import select_device
 from msgan.errors import MsganError
@@ -50,8 +50,8 @@ def image_set(cfg: TrainConfig) -> TrainingSet:
     class_args(cfg.model, len(images.classes))  # a conditional model needs two classes or more
     what = "digits" if name == "mnist" else f"{shape[1]}x{shape[2]} {'colour' if shape[0] == 3 else 'greyscale'} images"
     classes = f" in {len(images.classes)} classes" if images.classes and name != "mnist" else ""
-    return TrainingSet(to_model_range(images.images), images.labels, f"{len(images)} {what}{classes} ({images.source})",
-                       images.classes)
+    return TrainingSet(channels_first(images.images), images.labels,
+                       f"{len(images)} {what}{classes} ({images.source})", images.classes)
 
 
 def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:

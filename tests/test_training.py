@@ -6,7 +6,7 @@ import pytest
 from mindspore import Tensor
 
 from msgan.config import TrainConfig, resolve
-from msgan.data import batches, real_patterns
+from msgan.data import batches, channels_first, real_patterns, to_model_range
 from msgan.models import MODELS, build_discriminator, build_generator
 from msgan.sampling import latents
 from msgan.losses import LOSSES
@@ -225,3 +225,22 @@ def test_class_weight_scales_the_class_term_of_both_losses():
     assert np.all(mid - low > 0.5)  # a cross-entropy over ten digits starts near ln 10
     np.testing.assert_allclose(high[0] - mid[0], mid[0] - low[0], rtol=1e-4)
     np.testing.assert_allclose(high[1] - mid[1], mid[1] - low[1], rtol=1e-2)
+
+
+def test_pixels_on_the_device_train_as_their_float_range():
+    """Image sets stay uint8 on the device (a quarter of their float32 size) and the loop scales each batch:
+    the same numbers and weights, to the bit, as the float samples data.to_model_range makes."""
+    cfg = resolve({"model": "mlp-small", "batch_size": 4})
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 28, 28, 3), dtype=np.uint8)
+    order = Tensor(batches(8, 4, seed=0, epoch=0).astype(np.int32))
+    noise = Tensor(latents(8, cfg.latent_dim, seed=0).reshape(2, 4, cfg.latent_dim))
+    rest = (Tensor(np.zeros(8, np.int32)), order, noise, Tensor(np.zeros((2, 4), np.float32)),
+            Tensor(0, ms.int32), Tensor(2, ms.int32))
+    runs = []
+    for samples in (channels_first(pixels), to_model_range(pixels)):
+        nets = build_networks(dataclasses.replace(cfg, shape=[3, 28, 28]))
+        runs.append((nets.train_steps(Tensor(samples), *rest).asnumpy(), nets.generator.trainable_params()))
+    (rows_u8, weights_u8), (rows_f32, weights_f32) = runs
+    np.testing.assert_array_equal(rows_u8, rows_f32)
+    for a, b in zip(weights_u8, weights_f32):
+        np.testing.assert_array_equal(a.asnumpy(), b.asnumpy(), err_msg=a.name)
