@@ -26,10 +26,10 @@ RUNS = (("dcgan", 32, 64), ("dcgan64", 64, 128))  # model, side, batch (the reci
 
 
 def child(code: str, env: dict[str, str]) -> str:
-    """Run `code` in a fresh Python with msgan importable; its stdout."""
+    """Run `code` in a fresh Python with msgan importable; the last line it prints."""
     result = subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(REPO)}, capture_output=True,
                             text=True, check=True)
-    return result.stdout.strip()
+    return (result.stdout.strip().splitlines() or [""])[-1]
 
 
 def load_seconds(data: Path, side: int, env: dict[str, str]) -> float:
