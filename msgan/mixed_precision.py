@@ -19,13 +19,11 @@ from msgan.parallel import unchanged
 LOSS_SCALE, SCALE_FACTOR, SCALE_WINDOW = 2.0 ** 16, 2, 1000
 
 
-def check_level(level: str, model: str) -> None:
+def check_level(level: str, model: str, convolutional: bool) -> None:
     """Refuse a float16 level for a model that cannot train at it: the convolutional models' convolutions on CPU
     are msgan's own (msgan.layers), whose gradients come back in float16 under O1 and O2 and then fail Adam's type
     check (MindSpore 2.10, measured for dcgan, dcgan64 and cdcgan); the MLP models train at every level."""
-    from msgan.models import MODELS  # the registry imports this module
-
-    if level != "O0" and MODELS[model].convolutional:
+    if level != "O0" and convolutional:
         raise MsganError(f"--amp {level} does not compile for '{model}' with MindSpore {ms.__version__} "
                          "(see README, Mixed precision): use --amp O0")
 

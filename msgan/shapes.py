@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from msgan.errors import MsganError
+from msgan.errors import MsganError, OneLineErrorParser, run_reporting_errors
 
 SHAPES = ("circle", "square", "triangle")  # sorted, so msgan's folder reader labels them 0, 1, 2
 
@@ -60,8 +60,6 @@ def make_shapes(root: Path, count: int, size: int = 64, seed: int = 0) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line; errors are one line on stderr and exit status 2."""
-    from msgan.cli import OneLineErrorParser, run_reporting_errors  # imports MindSpore: only when run as a command
-
     p = OneLineErrorParser(prog="python -m msgan.shapes",
                            description="Write a labelled dataset of circles, squares and triangles as PNG files.")
     p.add_argument("out", help="a new (or empty) folder; the images go into its circle, square, triangle subfolders")

@@ -15,65 +15,21 @@ import msgan
 from msgan.checkpoints import STATE, assign_state, read_checkpoint_extras
 from msgan.config import TrainConfig, check_ranges, check_unedited, resumed
 from msgan.console import Progress, format_seconds
-from msgan.data import MNIST_SHAPE, TrainingSet, batches, channels_first, pattern_set
-from msgan.datasets import fit_side, load_images, shape_of
+from msgan.data import MNIST_SHAPE, TrainingSet, batches
 from msgan.device import select_device
 from msgan.errors import MsganError
 from msgan.files import remove_leftovers
 from msgan.judge import load_judge
-from msgan.models import MODELS, Shape, check_shape, class_args
+from msgan.models import MODELS
 from msgan.parallel import (SINGLE, Workers, agree, msrun_worker_count, start_workers, tell_launcher,
                             weights_digest)
 from msgan.recorders import RunRecorder, new_recorder
 from msgan.runs import Position, RunFolder, create_run_folder, epoch_checkpoints, read_config, write_config, write_csv
 from msgan.sampling import latents
 from msgan.step import Networks, build_networks
+from msgan.training_data import check_same_data, training_set
 from msgan.stopping import StopRequests
 from msgan.streams import FIXED_NOISE, PENALTY_MIX, STEP_NOISE, stream, tutorial_normal
-
-
-def train_side(cfg: TrainConfig, found: Shape) -> int:
-    """The side the run trains at: --image-size, else the data's own when the model draws it, else the model's."""
-    spec = MODELS[cfg.model]
-    if cfg.image_size is not None:
-        return cfg.image_size
-    return found[1] if found[1] == found[2] and spec.shape_problem(found) is None else spec.image_side
-
-
-def image_set(cfg: TrainConfig) -> TrainingSet:
-    """The run's images (msgan.datasets), at the side it trains at, checked against the model."""
-    spec = MODELS[cfg.model]
-    name, images = load_images(cfg.data, cfg.dataset, cfg.download, cfg.image_size or spec.image_side, cfg.limit)
-    images = fit_side(images, train_side(cfg, shape_of(images)))
-    shape = shape_of(images)
-    check_shape(cfg.model, shape)
-    class_args(cfg.model, len(images.classes))  # a conditional model needs two classes or more
-    what = "digits" if name == "mnist" else f"{shape[1]}x{shape[2]} {'colour' if shape[0] == 3 else 'greyscale'} images"
-    classes = f" in {len(images.classes)} classes" if images.classes and name != "mnist" else ""
-    return TrainingSet(channels_first(images.images), images.labels,
-                       f"{len(images)} {what}{classes} ({images.source})", images.classes)
-
-
-def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:
-    """The images the run asked for, or the toy GAN's own four-number samples, checked against the
-    global batch (--batch-size on each worker)."""
-    batch = cfg.batch_size * workers.size
-    if cfg.epoch_samples is not None and cfg.epoch_samples < batch:
-        raise MsganError(f"--epoch-samples {cfg.epoch_samples} is smaller than a batch of {batch}: "
-                         "raise it or lower --batch-size")
-    if MODELS[cfg.model].kind == "pattern":
-        if (cfg.data != TrainConfig.data or cfg.download or cfg.limit is not None or cfg.dataset is not None
-                or cfg.image_size is not None):
-            raise MsganError(f"'{cfg.model}' makes its own four-number samples: leave out --data, --dataset, "
-                             "--image-size, --download and --limit")
-        data = pattern_set(batch, cfg.seed)
-    else:
-        data = image_set(cfg)
-    if batch > len(data):
-        on_workers = f" on each of {workers.size} workers" if workers.size > 1 else ""
-        raise MsganError(f"--batch-size {cfg.batch_size}{on_workers} is larger than the {len(data)} training images "
-                         "allow: lower --batch-size or raise --limit")
-    return data
 
 
 def with_judge(cfg: TrainConfig) -> TrainConfig:
@@ -206,17 +162,6 @@ def resume(target: str, flags: dict[str, Any]) -> RunFolder:
           f"{describe(cfg, device, workers)}", flush=True)
     fit(cfg, run, data, nets, at, history, workers)
     return run
-
-
-def check_same_data(cfg: TrainConfig, data: TrainingSet, run: RunFolder, history: dict) -> None:
-    """Refuse to resume on data of another size, sample shape or classes than the run trained on."""
-    now = (len(data), tuple(data.samples.shape[1:]), list(data.classes))
-    then = (history.get("samples"), cfg.sample_shape, list(data.classes) if cfg.classes is None else cfg.classes)
-    if now != then:
-        what = ["samples", "sample shape", "classes"]
-        i = next(i for i in range(3) if now[i] != then[i])
-        raise MsganError(f"the training data now hold {now[i]} ({what[i]}), but {run.root} trained on {then[i]}: "
-                         "resume with the same data")
 
 
 def resume_command(run: RunFolder, workers: int) -> str:
