@@ -143,6 +143,13 @@ def test_a_conditional_conv_gan_on_cifar_binary(tmp_path, capsys):
                        "--out", str(tmp_path / "cats"), "--device", "CPU"]) == 0
     assert np.load(tmp_path / "cats" / "samples.npy").shape == (3, 32, 32, 3)
     assert list(np.load(tmp_path / "cats" / "labels.npy")) == [3, 3, 3]  # CIFAR-10's 'cat' is class 3
+    graph = tmp_path / "g.mindir"
+    assert export_main(["--run", str(tmp_path / "run"), "--batch-size", "2", "--out", str(graph),
+                        "--device", "CPU"]) == 0
+    assert infer_main(["--mindir", str(graph), "--digit", "cat", "--num", "3", "--out", str(tmp_path / "graph"),
+                       "--device", "CPU"]) == 0
+    from_graph = np.load(tmp_path / "graph" / "samples.npy").astype(int)
+    assert np.abs(from_graph - np.load(tmp_path / "cats" / "samples.npy")).max() <= 1
 
 
 def test_fashion_idx_files_keep_their_class_names(tmp_path, capsys):
