@@ -36,12 +36,18 @@ def read_mnist(path: Path, folder_side: int) -> Images:
     return Images(digits.images, digits.labels, DIGIT_NAMES, digits.source)
 
 
-def has_idx_files(path: Path) -> bool:
-    try:
-        find_idx_files(path)
-        return True
-    except MsganError:
-        return False
+def finds(finder: Callable[[Path], object]) -> Callable[[Path], bool]:
+    """A recogniser from a function that finds a dataset's files in a folder, or refuses when they are not there."""
+    def recognise(path: Path) -> bool:
+        try:
+            finder(path)
+            return True
+        except MsganError:
+            return False
+    return recognise
+
+
+has_idx_files, has_cifar_batches = finds(find_idx_files), finds(cifar_batches)
 
 
 def is_fashion(path: Path) -> bool:
@@ -51,14 +57,6 @@ def is_fashion(path: Path) -> bool:
     labels = find_idx_files(path)[1]
     name, md5 = FASHION_FILES[1]
     return labels.name == name and hashlib.md5(labels.read_bytes()).hexdigest() == md5
-
-
-def has_cifar_batches(path: Path) -> bool:
-    try:
-        cifar_batches(path)
-        return True
-    except MsganError:
-        return False
 
 
 @dataclass(frozen=True)
