@@ -28,7 +28,7 @@ import numpy as np
 from mindspore import Tensor, nn
 
 from msgan.checkpoints import checkpoint_info, load_into, read_checkpoint_extras, save_network
-from msgan.data import DIGIT_CLASSES, DIGIT_NAMES, MNIST_SHAPE, batches, to_model_range
+from msgan.data import DIGIT_CLASSES, DIGIT_NAMES, MNIST_SHAPE, batches, picture_shape, to_model_range
 from msgan.datasets import DATASETS, EMBEDDED, fit_side, load_images, shape_of
 from msgan.errors import MsganError, OneLineErrorParser, run_reporting_errors
 from msgan.layers import Conv2d
@@ -77,11 +77,6 @@ class Classifier(nn.Cell):
         return features, self.head(features)
 
 
-def sample_shape(images: np.ndarray) -> Shape:
-    """(C, H, W) of uint8 images (N, H, W) or (N, H, W, 3): the layout to_model_range gives them."""
-    return tuple(to_model_range(images[:0]).shape[1:])
-
-
 def split(labels: np.ndarray, seed: int, classes: int = DIGIT_CLASSES) -> tuple[np.ndarray, np.ndarray]:
     """(train, held-out) indices: HELD_OUT_SHARE of each of the `classes`, chosen by the seed, is held out."""
     rng = stream(seed, CLASSIFIER_SPLIT)
@@ -120,7 +115,7 @@ def train_classifier(train: Images, epochs: int = EPOCHS, seed: int = 0, log: bo
     """Adam on cross-entropy, shuffled full batches, compiled; with `log`, a line after every epoch. The network
     takes the training images' shape and has `classes` logits."""
     ms.set_seed(seed)
-    net = Classifier(sample_shape(train.images), classes)
+    net = Classifier(picture_shape(train.images), classes)
     batch = min(BATCH, len(train))  # a set smaller than one batch still trains, on all of it at once
     steps_per_epoch = len(train) // batch
     # the rate falls along a half cosine to LR/100 over the run

@@ -273,6 +273,11 @@ def channels_first(images: np.ndarray) -> np.ndarray:
     return images[:, None, :, :] if images.ndim == 3 else np.ascontiguousarray(images.transpose(0, 3, 1, 2))
 
 
+def picture_shape(images: np.ndarray) -> tuple[int, int, int]:
+    """(C, H, W) of uint8 images (N, H, W) or (N, H, W, 3): one image as the models take it."""
+    return tuple(channels_first(images[:0]).shape[1:])
+
+
 def to_model_range(images: np.ndarray) -> np.ndarray:
     """uint8 images in 0..255, greyscale (N, H, W) or colour (N, H, W, 3) -> float32 (N, C, H, W) in [-1, 1],
     the range of the Tanh output."""

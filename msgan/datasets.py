@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image
 
-from msgan.data import DIGIT_NAMES, download_mnist, find_idx_files, load_digits
+from msgan.data import DIGIT_NAMES, download_mnist, find_idx_files, load_digits, picture_shape
 from msgan.errors import MsganError
 from msgan.sources import (FASHION_FILES, Images, cifar_batches, download_fashion_mnist, read_array, read_cifar10,
                            read_fashion_mnist, read_folder, square_resize)
@@ -132,8 +132,7 @@ def load_images(data: str, dataset: Optional[str] = None, download: bool = False
 
 def shape_of(images: Images) -> tuple[int, int, int]:
     """(channels, height, width) of one image, as the models take it."""
-    _, height, width, *colour = images.images.shape
-    return (colour[0] if colour else 1, height, width)
+    return picture_shape(images.images)
 
 
 def fit_side(images: Images, side: int) -> Images:

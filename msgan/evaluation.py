@@ -47,6 +47,16 @@ RANGE_SLACK = 1e-3  # float samples may overshoot [-1, 1] by rounding this much
 FEW_SAMPLES = 1000  # below this, FID reads high and varies from draw to draw (the real floor uses 1,000)
 
 
+def saved_shape(array: np.ndarray) -> Optional[tuple[int, ...]]:
+    """(C, H, W) of saved samples: uint8 pictures (N, H, W) or (N, H, W, 3) as infer.py writes them, or the
+    generator's floats (N, C, H, W) (greyscale also (N, H, W)); None for any other layout."""
+    if array.ndim == 3:
+        return (1, *array.shape[1:])
+    if array.ndim == 4 and array.dtype == np.uint8 and array.shape[-1] == 3:
+        return (3, *array.shape[1:3])
+    return tuple(array.shape[1:]) if array.ndim == 4 else None
+
+
 def load_samples(path: str, judge: Judge) -> np.ndarray:
     """Images saved as .npy, of the judge's shape: uint8 greyscale (N, H, W) or colour (N, H, W, 3) as infer.py
     writes them, or floats in [-1, 1] as the generator draws them, (N, C, H, W) (or greyscale (N, H, W))."""
@@ -54,10 +64,8 @@ def load_samples(path: str, judge: Judge) -> np.ndarray:
         array = np.load(Path(path).expanduser(), allow_pickle=False)
     except (OSError, ValueError) as err:
         raise MsganError(f"cannot read {path} as a NumPy .npy file ({err}): pass samples.npy from infer.py") from err
-    channels, height, width = judge.shape
-    wanted = {(height, width) + ((channels,) if channels > 1 else ()), (channels, height, width)} | (
-        {(height, width)} if channels == 1 else set())
-    if array.ndim not in (3, 4) or array.shape[1:] not in wanted:
+    if saved_shape(array) != judge.shape:
+        channels, height, width = judge.shape
         layout = f"(N, {height}, {width})" if channels == 1 else f"(N, {height}, {width}, {channels})"
         raise MsganError(f"{path} holds an array of shape {array.shape}; the judge ({judge.source}) scores images of "
                          f"shape {layout}, as infer.py writes them: pass --judge with a judge of these samples' shape")

@@ -20,8 +20,8 @@ import numpy as np
 
 from msgan.classifier import (CLASSIFIER_CKPT, REAL_FLOOR, REFERENCE_ABOUT, REFERENCE_FEATURES, REFERENCE_RADII,
                               Classifier, Shape, judge, load_classifier_and_reference, recorded_classes,
-                              recorded_shape, sample_shape, split, subset)
-from msgan.data import DIGIT_NAMES, MNIST_SHAPE, Digits, load_embedded
+                              recorded_shape, split, subset)
+from msgan.data import DIGIT_NAMES, MNIST_SHAPE, Digits, load_embedded, picture_shape
 from msgan.errors import MsganError
 from msgan.metrics import scores
 
@@ -67,7 +67,7 @@ class Judge:
         """FID, IS, modes, KL from uniform, precision and recall of uint8 images, grey (N, H, W) or colour
         (N, H, W, 3), and the share of them judged to be each class (class_shares, one per class, with their least
         and greatest); with `labels`, also digit_agreement and min_digit_agreement (see msgan.metrics.scores)."""
-        self.check_fits(sample_shape(images), "the scored images")
+        self.check_fits(picture_shape(images), "the scored images")
         return scores(*judge(self.net, images), self.reference, self.reference_radii, labels)
 
 
