@@ -215,9 +215,9 @@ def recorded_classes(extras: dict[str, Any]) -> tuple[str, ...]:
 
 
 def class_names(images: Images) -> tuple[str, ...]:
-    """The dataset's class names; an array file's labels have none, so they are named by their numbers. Fewer
-    than two is refused: a judge learns to tell the classes apart."""
-    names = images.classes or tuple(str(label) for label in range(int(images.labels.max(initial=0)) + 1))
+    """The dataset's class names (an array file's are its labels' numbers); fewer than two is refused: a judge
+    learns to tell the classes apart."""
+    names = images.classes
     if len(names) < 2:
         raise MsganError(f"{images.source} is unlabelled or holds a single class, but a judge learns the classes "
                          "and needs labelled data: class subfolders, or an .npz with 'labels'")
