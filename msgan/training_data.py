@@ -57,10 +57,11 @@ def training_set(cfg: TrainConfig, workers: Workers = SINGLE) -> TrainingSet:
 
 def check_same_data(cfg: TrainConfig, data: TrainingSet, run: RunFolder, history: dict) -> None:
     """Refuse to resume on data of another size, sample shape or classes than the run trained on."""
-    now = (len(data), tuple(data.samples.shape[1:]), list(data.classes))
-    then = (history.get("samples"), cfg.sample_shape, list(data.classes) if cfg.classes is None else cfg.classes)
-    if now != then:
-        what = ["samples", "sample shape", "classes"]
-        i = next(i for i in range(3) if now[i] != then[i])
-        raise MsganError(f"the training data now hold {now[i]} ({what[i]}), but {run.root} trained on {then[i]}: "
-                         "resume with the same data")
+    checks = [("samples", len(data), history.get("samples")),
+              ("sample shape", tuple(data.samples.shape[1:]), cfg.sample_shape)]
+    if cfg.classes is not None:  # recorded since runs train on other data than digits
+        checks.append(("classes", list(data.classes), cfg.classes))
+    for what, now, then in checks:
+        if now != then:
+            raise MsganError(f"the training data now hold {now} ({what}), but {run.root} trained on {then}: "
+                             "resume with the same data")
