@@ -8,6 +8,7 @@ Prints, for each way of calling, the kernel time per step by operator type (CPU)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import csv
 import sys
 import tempfile
@@ -33,6 +34,7 @@ def main() -> None:
     parser.add_argument("--model", default="mlp")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--shape", help="an image shape CxHxW other than the model's default, e.g. 3x32x32")
     args = parser.parse_args()
 
     import mindspore as ms
@@ -48,8 +50,10 @@ def main() -> None:
 
     select_device("CPU")
     cfg = resolve({"model": args.model, "batch_size": args.batch})
+    if args.shape:  # as if found in a folder of such images
+        cfg = dataclasses.replace(cfg, shape=[int(n) for n in args.shape.split("x")])
     nets, spec, n = build_networks(cfg), MODELS[args.model], args.steps * args.batch
-    images = np.random.default_rng(0).uniform(-1, 1, (n, *spec.sample_shape)).astype(np.float32)
+    images = np.random.default_rng(0).uniform(-1, 1, (n, *cfg.sample_shape)).astype(np.float32)
     labels = np.random.default_rng(1).integers(0, 10, n).astype(np.int32)
     order = batches(n, args.batch, 0, 0).astype(np.int32)
     noise = latents(n, cfg.latent_dim, 0, distribution=cfg.latent).reshape(args.steps, args.batch, -1)
