@@ -16,7 +16,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, nn, ops
 
-from msgan.layers import Dropout
+from msgan.layers import BatchNorm1d, Dropout
 
 
 PREFIX = "ema."      # the averaged weights' names beside the trained ones in one graph: ema.generator.…
@@ -46,7 +46,7 @@ class GeneratorAverage(nn.Cell):
         for param in net.get_parameters():  # (update_parameters_name would replace 'generator.', not prefix it)
             param.name = PREFIX + param.name
         for bn in batch_norms(net):  # training mode only ever re-estimates: each call's statistics replace the last
-            bn.bn_train = ops.BatchNorm(is_training=True, epsilon=bn.eps, momentum=1.0, data_format=bn.format)
+            replace_statistics(bn)
         self.averaged = net.trainable_params()
         self.sources = source.trainable_params()
         for avg, src in zip(self.averaged, self.sources):
@@ -77,6 +77,14 @@ def standing_plan(convolutional: bool) -> tuple[int, int]:
     """How many latents the standing statistics use, and in batches of how many."""
     samples = CONV_STANDING_SAMPLES if convolutional else STANDING_SAMPLES
     return samples, sampling_batch(convolutional, samples)
+
+
+def replace_statistics(bn: nn.Cell) -> None:
+    """Make each training-mode call of `bn` replace its running statistics instead of moving them."""
+    if isinstance(bn, BatchNorm1d):
+        bn.momentum = 1.0  # msgan's plain-ops layer: the share of each batch in the statistics
+    else:
+        bn.bn_train = ops.BatchNorm(is_training=True, epsilon=bn.eps, momentum=1.0, data_format=bn.format)
 
 
 def batch_norms(net: nn.Cell) -> list[nn.Cell]:

@@ -17,7 +17,7 @@ from mindspore.common.initializer import Normal, XavierUniform
 
 from msgan.data import DIGIT_CLASSES, MNIST_SHAPE
 from msgan.errors import MsganError
-from msgan.layers import Conv2d, Conv2dTranspose, Dropout, key_dropout_streams, spectral_normalize
+from msgan.layers import BatchNorm1d, Conv2d, Conv2dTranspose, Dropout, key_dropout_streams, spectral_normalize
 from msgan.mixed_precision import mixed_precision
 
 Shape = tuple[int, int, int]  # (channels, height, width) of one image
@@ -31,8 +31,8 @@ def dense_block(n_in: int, n_out: int, batch_norm: bool = True, bn_after_act: bo
     if not batch_norm:
         return [nn.Dense(n_in, n_out), act]
     if bn_after_act:
-        return [nn.Dense(n_in, n_out), act, nn.BatchNorm1d(n_out)]
-    return [nn.Dense(n_in, n_out), nn.BatchNorm1d(n_out), act]
+        return [nn.Dense(n_in, n_out), act, BatchNorm1d(n_out)]
+    return [nn.Dense(n_in, n_out), BatchNorm1d(n_out), act]
 
 
 class ImageGenerator(nn.Cell):
@@ -252,7 +252,7 @@ class DCGANGenerator(nn.Cell):
         ups = dcgan_upsamplings(side)
         self.start = side // 2 ** ups  # an attribute, read when construct is compiled
         self.project = nn.SequentialCell(nn.Dense(latent_dim, self.start ** 2 * 256), nn.ReLU(),
-                                         nn.BatchNorm1d(self.start ** 2 * 256))
+                                         BatchNorm1d(self.start ** 2 * 256))
         widths = [128 // 2 ** i for i in range(ups)]  # 128, 64 (, 32)
         layers = [Conv2dTranspose(256, widths[0], 5, stride=1, in_size=self.start), nn.ReLU(), nn.BatchNorm2d(widths[0])]
         for i, width in enumerate(widths[1:]):

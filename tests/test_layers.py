@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from mindspore import Tensor, nn, ops
 
-from msgan.layers import GOLDEN, AxisRelation, Conv2d, Conv2dTranspose, Dropout, key_dropout_streams, tap_groups
+from msgan.layers import (GOLDEN, AxisRelation, BatchNorm1d, Conv2d, Conv2dTranspose, Dropout, key_dropout_streams,
+                          tap_groups)
 
 CASES = [  # (layer, in_channels, out_channels, stride, in_size): the shapes DCGAN uses, fewer channels
     (Conv2d, 3, 4, 2, 28),
@@ -119,6 +120,35 @@ def test_dcgan_image_sides_are_gathered_after_the_multiply():
     assert first.gather_matmul.thin_in and not first.gather_matmul.thin_out
     assert last.gather_matmul.thin_out and not last.gather_matmul.thin_in
     assert not (wide.gather_matmul.thin_in or wide.gather_matmul.thin_out)
+
+
+def test_plain_batch_norm_matches_the_native_kernel():
+    """Same outputs and gradients in training, the same running statistics after two steps (the variance
+    unbiased), and the same outputs in inference from them."""
+    shape = (16, 5)
+    ours, theirs = BatchNorm1d(shape[1], momentum=0.8), nn.BatchNorm1d(shape[1], momentum=0.8)
+    rng = np.random.default_rng(2)
+    for a, b in zip(ours.get_parameters(), theirs.get_parameters()):
+        assert a.name == b.name
+        value = Tensor(rng.uniform(0.5, 1.5, a.shape).astype(np.float32))
+        a.set_data(value)
+        b.set_data(value.copy())
+    for bn in (ours, theirs):
+        bn.set_train(True)
+    for step in range(2):
+        x = Tensor((rng.standard_normal(shape) * 3 + step).astype(np.float32))
+        (y_ours, (dx_ours, dw_ours)), (y_theirs, (dx_theirs, dw_theirs)) = (value_and_grads(bn, x) for bn in (ours, theirs))
+        np.testing.assert_allclose(y_ours.asnumpy(), y_theirs.asnumpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(dx_ours.asnumpy(), dx_theirs.asnumpy(), rtol=1e-4, atol=1e-4)
+        for g_ours, g_theirs in zip(dw_ours, dw_theirs):
+            np.testing.assert_allclose(g_ours.asnumpy(), g_theirs.asnumpy(), rtol=1e-4, atol=1e-4)
+    for a, b in ((ours.moving_mean, theirs.moving_mean), (ours.moving_variance, theirs.moving_variance)):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-5)
+    assert not np.allclose(ours.moving_variance.asnumpy(), 1.0)  # the statistics did move
+    for bn in (ours, theirs):
+        bn.set_train(False)
+    x = Tensor(rng.standard_normal(shape).astype(np.float32))
+    np.testing.assert_allclose(ours(x).asnumpy(), theirs(x).asnumpy(), rtol=1e-5, atol=1e-5)
 
 
 def reference_bits(count: int, call: int, key: int) -> np.ndarray:
