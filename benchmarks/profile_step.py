@@ -1,7 +1,7 @@
 """Where a train step's time goes: MindSpore's profiler on msgan's compiled step, called once per step and
 inside the compiled loop.
 
-    python benchmarks/profile_step.py [--model mlp] [--batch 64] [--steps 10]
+    python benchmarks/profile_step.py [--model mlp] [--batch 64] [--steps 10] [--shape 3x32x32]
 
 Prints, for each way of calling, the kernel time per step by operator type (CPU).
 """

@@ -307,18 +307,18 @@ class Conv2dTranspose(nn.Conv2dTranspose):
 
 
 class BatchNorm1d(nn.BatchNorm1d):
-    """nn.BatchNorm1d (same parameters and statistics) in plain ops: in training, x normalised by its batch mean
-    and (biased) variance, and the running statistics moved towards them (the variance unbiased), as MindSpore's
-    kernel does; in inference, normalised by the running statistics. `momentum` is the kernel's (1 - the
-    constructor's): the share of each batch in the running statistics.
+    """nn.BatchNorm1d (same parameters and statistics) whose training runs in plain ops: x normalised by its batch
+    mean and (biased) variance, and the running statistics moved towards them (the variance unbiased), as
+    MindSpore's kernel does. `momentum` is the kernel's (1 - the constructor's): the share of each batch in the
+    running statistics. Inference runs the kernel.
 
     MindSpore 2.10's CPU BatchNorm kernel and its gradient took 15.1 of a 59.8 ms MLP step at batch 256, these
     ops about 4 (benchmarks/profile_step.py). The same ops over (N, H, W) for BatchNorm2d were slower than its
     kernel (dcgan's step: 415 against 340 ms), so convolutional layers keep nn.BatchNorm2d."""
 
     def construct(self, x):
-        if not self.training:
-            return (x - self.moving_mean) * ops.rsqrt(self.moving_variance + self.eps) * self.gamma + self.beta
+        if not self.training:  # MindSpore's kernel: inference draws exactly as nn.BatchNorm1d's (the tutorial's)
+            return super().construct(x)
         mean = x.mean(0)
         centred = x - mean
         variance = (centred * centred).mean(0)

@@ -124,7 +124,7 @@ def test_dcgan_image_sides_are_gathered_after_the_multiply():
 
 def test_plain_batch_norm_matches_the_native_kernel():
     """Same outputs and gradients in training, the same running statistics after two steps (the variance
-    unbiased), and the same outputs in inference from them."""
+    unbiased), and in inference the kernel's outputs to the bit."""
     shape = (16, 5)
     ours, theirs = BatchNorm1d(shape[1], momentum=0.8), nn.BatchNorm1d(shape[1], momentum=0.8)
     rng = np.random.default_rng(2)
@@ -148,7 +148,9 @@ def test_plain_batch_norm_matches_the_native_kernel():
     for bn in (ours, theirs):
         bn.set_train(False)
     x = Tensor(rng.standard_normal(shape).astype(np.float32))
-    np.testing.assert_allclose(ours(x).asnumpy(), theirs(x).asnumpy(), rtol=1e-5, atol=1e-5)
+    ours.moving_mean.set_data(theirs.moving_mean.value().copy())
+    ours.moving_variance.set_data(theirs.moving_variance.value().copy())
+    np.testing.assert_array_equal(ours(x).asnumpy(), theirs(x).asnumpy())  # inference is the kernel's
 
 
 def reference_bits(count: int, call: int, key: int) -> np.ndarray:
