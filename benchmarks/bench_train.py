@@ -366,20 +366,23 @@ def rates_row(model: str, shape: tuple[int, ...], batch: int, found: dict[str, A
     }
 
 
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
 def rates_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| model | image | batch | tutorial (PyNative) | msgan step | msgan loop | msgan train.py | vs tutorial "
-             "| PyTorch eager | vs PyTorch | of GEMM bound | data / outputs / state share | compile "
-             "| peak memory (PyTorch) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r['model']} | {shape_name(r['shape'])} | {r['batch']} | {fmt(r['tutorial'], '.1f')} "
-            f"| {fmt(r['step'], '.1f')} | {fmt(r['loop'], '.2f')} | {fmt(r['train'], '.2f')} "
-            f"| {fmt(r['vs_tutorial'], '.1f', 'x')} | {fmt(r['torch'], '.2f')} | {fmt(r['vs_torch'], '.2f', 'x')} "
-            f"| {fmt(r['of_gemm'], '.0%')} | {fmt(r['data_share'], '.1%')} / {fmt(r['outputs_share'], '.1%')} / "
-            f"{fmt(r['state_share'], '.1%')} | {fmt(r['compile_s'], '.1f', ' s')} "
-            f"| {fmt(r['peak_mb'] or None, '.0f', ' MB')} ({fmt(r['torch_peak_mb'], '.0f', ' MB')}) |")
-    return "\n".join(lines)
+    header = ["model", "image", "batch", "tutorial (PyNative)", "msgan step", "msgan loop", "msgan train.py",
+              "vs tutorial", "PyTorch eager", "vs PyTorch", "of GEMM bound", "data / outputs / state share", "compile",
+              "peak memory (PyTorch)"]
+    return markdown(header, [
+        [r["model"], shape_name(r["shape"]), str(r["batch"]), fmt(r["tutorial"], ".1f"), fmt(r["step"], ".1f"),
+         fmt(r["loop"], ".2f"), fmt(r["train"], ".2f"), fmt(r["vs_tutorial"], ".1f", "x"), fmt(r["torch"], ".2f"),
+         fmt(r["vs_torch"], ".2f", "x"), fmt(r["of_gemm"], ".0%"),
+         f"{fmt(r['data_share'], '.1%')} / {fmt(r['outputs_share'], '.1%')} / {fmt(r['state_share'], '.1%')}",
+         fmt(r["compile_s"], ".1f", " s"),
+         f"{fmt(r['peak_mb'] or None, '.0f', ' MB')} ({fmt(r['torch_peak_mb'], '.0f', ' MB')})"] for r in rows])
 
 
 def run_rates(models: list[str], batches: Optional[list[int]], args, has_torch: bool) -> list[dict[str, Any]]:
@@ -426,28 +429,23 @@ def end_to_end(model: str, batch: int, limit: int, args, has_torch: bool) -> dic
 
 
 def e2e_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| model | batch | images | epochs | msgan train.py | PyTorch script | vs PyTorch |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['batch']} | {r['images']} | {r['epochs']} | {fmt(r['msgan_s'], '.1f', ' s')} "
-                     f"| {fmt(r.get('torch_s'), '.1f', ' s')} | {fmt(r['vs_torch'], '.2f', 'x')} |")
-    return "\n".join(lines)
+    return markdown(["model", "batch", "images", "epochs", "msgan train.py", "PyTorch script", "vs PyTorch"], [
+        [r["model"], str(r["batch"]), str(r["images"]), str(r["epochs"]), fmt(r["msgan_s"], ".1f", " s"),
+         fmt(r.get("torch_s"), ".1f", " s"), fmt(r["vs_torch"], ".2f", "x")] for r in rows])
 
 
 def sizes_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| images | steps an epoch | seconds an epoch | ms per step | seconds per 1,000 images |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['images']:,} | {r['steps_per_epoch']} | {r['epoch_s']:.2f} | {1000 / r['steps_per_s']:.1f} "
-                     f"| {1000 * r['epoch_s'] / r['images']:.3f} |")
-    return "\n".join(lines)
+    return markdown(["images", "steps an epoch", "seconds an epoch", "ms per step", "seconds per 1,000 images"], [
+        [f"{r['images']:,}", str(r["steps_per_epoch"]), f"{r['epoch_s']:.2f}", f"{1000 / r['steps_per_s']:.1f}",
+         f"{1000 * r['epoch_s'] / r['images']:.3f}"] for r in rows])
 
 
 def compile_table(rows: list[dict[str, Any]]) -> str:
     batches = sorted({r["batch"] for r in rows})
-    lines = ["| model | " + " | ".join(f"batch {b}" for b in batches) + " |", "|---|" + "---|" * len(batches)]
-    for model in dict.fromkeys(r["model"] for r in rows):
-        cells = {r["batch"]: r["compile_s"] for r in rows if r["model"] == model}
-        lines.append(f"| {model} | " + " | ".join(fmt(cells.get(b), '.1f', ' s') for b in batches) + " |")
-    return "\n".join(lines)
+    cells = {(r["model"], r["batch"]): r["compile_s"] for r in rows}
+    models = dict.fromkeys(r["model"] for r in rows)
+    return markdown(["model", *(f"batch {b}" for b in batches)],
+                    [[m, *(fmt(cells.get((m, b)), ".1f", " s") for b in batches)] for m in models])
 
 
 def main() -> None:

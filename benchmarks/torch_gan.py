@@ -8,6 +8,8 @@ Each step is the usual PyTorch GAN step: one G forward, D then G updated, both l
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -90,20 +92,18 @@ def networks(model: str, shape: tuple[int, int, int]) -> tuple[nn.Module, nn.Mod
     raise ValueError(f"no PyTorch reference for {model}")
 
 
-def steps_per_second(batch_size: int, steps: int, warmup: int = 5, model: str = "mlp",
-                     shape: tuple[int, int, int] = (1, 28, 28)) -> float:
-    """Steps/s of the usual PyTorch GAN step (one G forward, D then G updated) on in-memory data."""
+def gan_step(model: str, shape: tuple[int, int, int],
+             batch_size: int) -> tuple[Callable[[torch.Tensor], tuple[float, float]], nn.Module, nn.Module]:
+    """The usual PyTorch GAN step on fresh networks (one G forward, D then G updated, both losses fetched, as the
+    tutorial's loop logs both), and the networks."""
     torch.manual_seed(0)
     g, d, loss, weight = networks(model, shape)
     lr = 8e-4 if model == "dcgan" else 2e-4
     opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
-    rng = np.random.default_rng(0)
-    real = torch.from_numpy(rng.uniform(-1, 1, (8 * batch_size, *shape)).astype(np.float32))
     ones, zeros = torch.ones(batch_size, 1), torch.zeros(batch_size, 1)
 
-    def step(i):
-        x = real[(i % 8) * batch_size:(i % 8 + 1) * batch_size]
+    def step(x: torch.Tensor) -> tuple[float, float]:
         fake = g(torch.randn(batch_size, LATENT))
         opt_d.zero_grad()
         loss_d = (loss(d(x), ones) + loss(d(fake.detach()), zeros)) * weight
@@ -113,9 +113,18 @@ def steps_per_second(batch_size: int, steps: int, warmup: int = 5, model: str = 
         loss_g = loss(d(fake), ones)
         loss_g.backward()
         opt_g.step()
-        return loss_d.item(), loss_g.item()  # the loop logs both, as the tutorial's does
+        return loss_d.item(), loss_g.item()
 
-    return rate(step, steps, warmup)
+    return step, g, d
+
+
+def steps_per_second(batch_size: int, steps: int, warmup: int = 5, model: str = "mlp",
+                     shape: tuple[int, int, int] = (1, 28, 28)) -> float:
+    """Steps/s of the usual PyTorch GAN step on in-memory data."""
+    step, _, _ = gan_step(model, shape, batch_size)
+    rng = np.random.default_rng(0)
+    real = torch.from_numpy(rng.uniform(-1, 1, (8 * batch_size, *shape)).astype(np.float32))
+    return rate(lambda i: step(real[(i % 8) * batch_size:(i % 8 + 1) * batch_size]), steps, warmup)
 
 
 def digits(csv: str, limit: int, shape: tuple[int, int, int]) -> torch.Tensor:
@@ -129,31 +138,16 @@ def train(model: str, batch_size: int, epochs: int, csv: str, limit: int, out: s
     G's and D's weights saved after every epoch, as msgan's train.py saves its checkpoints."""
     from pathlib import Path
 
-    torch.manual_seed(0)
-    shape = (1, 28, 28)
-    real = digits(csv, limit, shape)
-    g, d, loss, weight = networks(model, shape)
-    lr = 8e-4 if model == "dcgan" else 2e-4
-    opt_g = torch.optim.Adam(g.parameters(), lr=lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(d.parameters(), lr=lr, betas=(0.5, 0.999))
-    ones, zeros = torch.ones(batch_size, 1), torch.zeros(batch_size, 1)
+    real = digits(csv, limit, (1, 28, 28))
+    step, g, d = gan_step(model, (1, 28, 28), batch_size)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "losses.csv", "w") as log:
         for epoch in range(1, epochs + 1):
             order = torch.randperm(len(real))
             for i in range(len(real) // batch_size):
-                x = real[order[i * batch_size:(i + 1) * batch_size]]
-                fake = g(torch.randn(batch_size, LATENT))
-                opt_d.zero_grad()
-                loss_d = (loss(d(x), ones) + loss(d(fake.detach()), zeros)) * weight
-                loss_d.backward()
-                opt_d.step()
-                opt_g.zero_grad()
-                loss_g = loss(d(fake), ones)
-                loss_g.backward()
-                opt_g.step()
-                log.write(f"{epoch},{i},{loss_d.item()},{loss_g.item()}\n")
+                loss_d, loss_g = step(real[order[i * batch_size:(i + 1) * batch_size]])
+                log.write(f"{epoch},{i},{loss_d},{loss_g}\n")
             torch.save(g.state_dict(), folder / f"generator{epoch}.pt")
             torch.save(d.state_dict(), folder / f"discriminator{epoch}.pt")
 
