@@ -401,6 +401,36 @@ def mix32(x: Tensor) -> Tensor:
     return ops.bitwise_xor(x, shift_right(x, 16))
 
 
+def mix32_numpy(x: np.ndarray) -> np.ndarray:
+    """mix32 in NumPy's uint32 arithmetic (wrapping multiplies, logical shifts), in place."""
+    x ^= x >> np.uint32(16)
+    x *= np.uint32(0x85EBCA6B)
+    x ^= x >> np.uint32(13)
+    x *= np.uint32(0xC2B2AE35)
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def same_as_last(*inputs):
+    """A pyfunc op's output shape or dtype: its last input's."""
+    return inputs[-1]
+
+
+def host_keep_mask(threshold: int, scale: float):
+    """Dropout's mask, kept elements `scale` and dropped ones 0, drawn in NumPy: the body of a CPU pyfunc op.
+
+    The same numbers as Dropout.device_mask. On MindSpore 2.10's CPU kernels integer arithmetic does not reuse
+    its buffers, so the ops' mask held about 17 bytes per element for every integer op in mix32 (450 MB per
+    call for DCGAN's first Dropout at batch 256), and took 1.7 times as long as this."""
+    def keep_mask(calls, key, shard, x: np.ndarray) -> np.ndarray:  # scalars arrive as ints or 0-d arrays
+        calls, key, shard = (np.array(v, dtype=np.uint32).reshape(1) for v in (calls, key, shard))
+        start = mix32_numpy(calls * np.uint32(GOLDEN) + key)
+        bits = np.arange(x.size, dtype=np.uint32)
+        bits += shard * np.uint32(x.size) + start
+        return np.multiply(mix32_numpy(bits) < np.uint32(threshold), x.dtype.type(scale), dtype=x.dtype).reshape(x.shape)
+    return keep_mask
+
+
 class Dropout(nn.Cell):
     """Dropout whose masks are a pure function of (seed, layer, call number, element), so that one seed
     gives one run and a resumed run draws the masks that the unbroken run would have drawn.
@@ -410,24 +440,37 @@ class Dropout(nn.Cell):
     cannot be saved. Here the call count is a Parameter, saved with the network like BatchNorm's
     statistics, and the bits come from a counter-based generator (as PyTorch's and JAX's Philox):
     element i of call c keeps its value when mix32(i + mix32(c * GOLDEN + key)) < keep * 2^32.
+    On CPU (or with host=True) NumPy draws the mask inside the graph (host_keep_mask), elsewhere MindSpore's
+    integer ops do: the same masks either way.
     """
 
-    def __init__(self, p: float):
+    def __init__(self, p: float, host: Optional[bool] = None):
         super().__init__()
         self.keep = 1.0 - p
-        self.threshold = Tensor(min(round(self.keep * 2 ** 32), 2 ** 32 - 1), ms.uint32)
+        threshold = min(round(self.keep * 2 ** 32), 2 ** 32 - 1)
+        self.threshold = Tensor(threshold, ms.uint32)
         self.calls = Parameter(Tensor(0, ms.uint32), name="calls", requires_grad=False)
         self.key = Tensor(0, ms.uint32)  # the layer's own stream: see key_dropout_streams
         self.shard = Tensor(0, ms.uint32)  # this worker's place in the global batch: see shard_dropout_streams
+        self.host = ms.get_context("device_target") == "CPU" if host is None else host
+        if self.host:  # pyfunc ops run on CPU only
+            self.host_mask = ops.Custom(host_keep_mask(threshold, 1.0 / self.keep), out_shape=same_as_last,
+                                        out_dtype=same_as_last, func_type="pyfunc")
+
+    def device_mask(self, x: Tensor) -> Tensor:
+        start = mix32(self.calls.reshape(1) * Tensor(GOLDEN, ms.uint32) + self.key)
+        first = self.shard * Tensor(x.size, ms.uint32)  # the index of this slice's first element in the global batch
+        bits = mix32(ops.arange(x.size, dtype=ms.int32).astype(ms.uint32) + first + start)
+        return (bits < self.threshold).astype(x.dtype).reshape(x.shape) * (1.0 / self.keep)
 
     def construct(self, x: Tensor) -> Tensor:
         if not self.training:
             return x
-        start = mix32(self.calls.reshape(1) * Tensor(GOLDEN, ms.uint32) + self.key)
-        first = self.shard * Tensor(x.size, ms.uint32)  # the index of this slice's first element in the global batch
-        bits = mix32(ops.arange(x.size, dtype=ms.int32).astype(ms.uint32) + first + start)
+        if self.host:
+            mask = ops.stop_gradient(self.host_mask(self.calls, self.key, self.shard, x))
+        else:
+            mask = self.device_mask(x)
         ops.assign_add(self.calls, Tensor(1, ms.uint32))
-        mask = (bits < self.threshold).astype(x.dtype).reshape(x.shape) * (1.0 / self.keep)
         return x * mask
 
 

@@ -191,6 +191,21 @@ def test_dropout_masks_follow_the_formula_call_after_call():
     np.testing.assert_array_equal(first(x).asnumpy(), x.asnumpy())  # eval mode: identity
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_dropout_host_and_device_masks_are_the_same(dtype):
+    """The NumPy mask drawn on CPU and MindSpore's integer ops (GPU, Ascend) give the same output, call after
+    call, on a worker's shard, in half precision too."""
+    layers = []
+    for host in (True, False):
+        layer = Dropout(p=0.3, host=host)
+        layer.key, layer.shard = Tensor(0xDEADBEEF, ms.uint32), Tensor(2, ms.uint32)
+        layer.set_train(True)
+        layers.append(ms.jit(layer.construct))
+    x = Tensor(np.random.default_rng(0).standard_normal((8, 5, 7, 7)).astype(dtype))
+    for _ in range(3):
+        np.testing.assert_array_equal(layers[0](x).asnumpy(), layers[1](x).asnumpy())
+
+
 def test_spectral_native_path_keeps_the_explicit_padding():
     """A spectrally normalised Conv2d off the matmul path calls ops.conv2d itself: with the layer's own padding."""
     from mindspore.common.initializer import Normal
