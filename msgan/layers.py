@@ -143,8 +143,9 @@ class GatherMatmul(nn.Cell):
     result is thin multiplies first and gathers the result (col2im).
     """
 
-    def __init__(self, rel: AxisRelation, out_is_high: bool, c_in: int, c_out: int):
+    def __init__(self, rel: AxisRelation, out_is_high: bool, c_in: int, c_out: int, has_bias: bool = True):
         super().__init__()
+        self.has_bias = has_bias
         self.taps = rel.kernel * rel.kernel
         self.in_size, self.out_size = (rel.low, rel.high) if out_is_high else (rel.high, rel.low)
         self.thin_out, self.thin_in = c_out * THIN <= c_in, c_in * THIN <= c_out
@@ -157,6 +158,7 @@ class GatherMatmul(nn.Cell):
         self.col_index = _col2im_index(every_tap, self.taps, self.in_size)
         self.back_col_index = _col2im_index(back_every_tap, self.taps, self.out_size)
         self.matmul_at = ops.MatMul(transpose_a=True)  # patchesᵀ·dy without materialising the transpose
+        self.bias_add = ops.BiasAdd()
 
     def rows(self, x):
         """(N, H*W + 1, C): channels last, and a zero row at the end for taps that fall outside."""
@@ -197,12 +199,17 @@ class GatherMatmul(nn.Cell):
         y = ops.gather(append_zero_row(products, 0), col_index, 0).sum(axis=1)  # (outputs, N * C_out)
         return y.reshape(-1, n, c_out).transpose(1, 2, 0).reshape(n, c_out, out_size, out_size)
 
-    def construct(self, x, w):
+    def product(self, x, w):
         if self.thin_out:
             return self.apply_col2im(x, w, self.col_index, self.out_size)
         if self.thin_in:
             return self.apply_thin(x, w, self.every_tap, self.out_size)
         return self.apply(x, w, self.index, self.tap_sets, self.unpermute, self.out_size)
+
+    def construct(self, x, w, bias):
+        # BiasAdd, not y + bias.reshape(1, -1, 1, 1): MindSpore 2.10's CPU Add with a broadcast operand took twice
+        # as long and did not reuse its buffers (about four outputs' worth held per call)
+        return self.bias_add(self.product(x, w), bias) if self.has_bias else self.product(x, w)
 
     def input_grad(self, dout, w):
         """The same product from dy, through the opposite map, with the kernel's channels swapped."""
@@ -233,8 +240,10 @@ class GatherMatmul(nn.Cell):
             parts += (self.matmul_at(patches, dy_group).reshape(t, c_in, c_out),)
         return ops.gather(ops.concat(parts, 0), self.tap_unpermute, 0)
 
-    def bprop(self, x, w, out, dout):
-        return self.input_grad(dout, w), self.weight_grad(x, dout)
+    def bprop(self, x, w, bias, out, dout):
+        # the bias's gradient as autodiff gives it for the broadcast sum: the same numbers as before BiasAdd
+        bias_grad = dout.sum(axis=(0, 2, 3)) if self.has_bias else ops.zeros_like(bias)
+        return self.input_grad(dout, w), self.weight_grad(x, dout), bias_grad
 
 
 def _use_matmul(matmul: Optional[bool]) -> bool:
@@ -268,7 +277,8 @@ class Conv2d(nn.Conv2d):
             else:
                 pad, size_out = padding, (in_size + 2 * padding - kernel_size) // stride + 1
             rel = AxisRelation(low=size_out, high=in_size, kernel=kernel_size, stride=stride, offset=pad)
-            self.gather_matmul = GatherMatmul(rel, out_is_high=False, c_in=in_channels, c_out=out_channels)
+            self.gather_matmul = GatherMatmul(rel, out_is_high=False, c_in=in_channels, c_out=out_channels, has_bias=has_bias)
+            self.no_bias = Tensor(np.zeros(out_channels, np.float32))  # what GatherMatmul is given without a bias
 
     def construct(self, x):
         if self.spectral is None and not self.use_matmul:
@@ -278,7 +288,7 @@ class Conv2d(nn.Conv2d):
             return _add_bias(self, ops.conv2d(x, weight, None, self.stride, self.pad_mode, self.padding))
         c_in, c_out = weight.shape[1], weight.shape[0]
         w = weight.transpose(2, 3, 1, 0).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
-        return _add_bias(self, self.gather_matmul(x, w))
+        return self.gather_matmul(x, w, self.bias if self.bias is not None else self.no_bias)
 
 
 class Conv2dTranspose(nn.Conv2dTranspose):
@@ -296,14 +306,15 @@ class Conv2dTranspose(nn.Conv2dTranspose):
             else:
                 crop, size_out = padding, (in_size - 1) * stride - 2 * padding + kernel_size
             rel = AxisRelation(low=in_size, high=size_out, kernel=kernel_size, stride=stride, offset=crop)
-            self.gather_matmul = GatherMatmul(rel, out_is_high=True, c_in=in_channels, c_out=out_channels)
+            self.gather_matmul = GatherMatmul(rel, out_is_high=True, c_in=in_channels, c_out=out_channels, has_bias=has_bias)
+            self.no_bias = Tensor(np.zeros(out_channels, np.float32))  # what GatherMatmul is given without a bias
 
     def construct(self, x):
         if not self.use_matmul:
             return super().construct(x)
         c_in, c_out = self.weight.shape[0], self.weight.shape[1]
         w = self.weight.transpose(2, 3, 0, 1).reshape(-1, c_in, c_out)  # (tap, input channel, output channel)
-        return _add_bias(self, self.gather_matmul(x, w))
+        return self.gather_matmul(x, w, self.bias if self.bias is not None else self.no_bias)
 
 
 class BatchNorm1d(nn.BatchNorm1d):
